@@ -1,0 +1,95 @@
+package config
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type testConfig struct {
+	Listen    string
+	Token     string
+	Tolerance time.Duration
+	MaxBody   int64
+	Dev       bool
+	Types     []string
+}
+
+func newTestSet(env map[string]string) (*Set, *testConfig) {
+	var c testConfig
+	s := NewSet("test", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	s.String(&c.Listen, "listen", "HZ_LISTEN", ":8080", "webhook listener address")
+	s.SecretString(&c.Token, "token", "HZ_TOKEN", "", "admin token")
+	s.Duration(&c.Tolerance, "tolerance", "HZ_TOLERANCE", 5*time.Minute, "timestamp tolerance")
+	s.Int64(&c.MaxBody, "max-body-bytes", "HZ_MAX_BODY_BYTES", 1<<20, "max body")
+	s.Bool(&c.Dev, "dev", "", false, "development mode")
+	s.List(&c.Types, "types", "HZ_TYPES", []string{"ct.entry", "pki.cert.new"}, "event types")
+	return s, &c
+}
+
+func TestParsePrecedence(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want testConfig
+	}{
+		{
+			name: "defaults",
+			want: testConfig{Listen: ":8080", Tolerance: 5 * time.Minute, MaxBody: 1 << 20, Types: []string{"ct.entry", "pki.cert.new"}},
+		},
+		{
+			name: "env overrides default",
+			env:  map[string]string{"HZ_LISTEN": ":9999", "HZ_TYPES": "ct.entry", "HZ_TOLERANCE": "30s"},
+			want: testConfig{Listen: ":9999", Tolerance: 30 * time.Second, MaxBody: 1 << 20, Types: []string{"ct.entry"}},
+		},
+		{
+			name: "flag overrides env",
+			env:  map[string]string{"HZ_LISTEN": ":9999"},
+			args: []string{"--listen", ":7777", "--dev"},
+			want: testConfig{Listen: ":7777", Tolerance: 5 * time.Minute, MaxBody: 1 << 20, Dev: true, Types: []string{"ct.entry", "pki.cert.new"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newTestSet(tc.env)
+			require.NoError(t, s.Parse(tc.args))
+			assert.Equal(t, tc.want, *c)
+		})
+	}
+}
+
+func TestParseInvalidNamesTheSetting(t *testing.T) {
+	s, _ := newTestSet(map[string]string{"HZ_TOLERANCE": "five minutes"})
+	err := s.Parse(nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HZ_TOLERANCE")
+
+	s, _ = newTestSet(nil)
+	s.FlagSet().SetOutput(&bytes.Buffer{})
+	err = s.Parse([]string{"--max-body-bytes", "lots"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "max-body-bytes")
+}
+
+func TestUsageAndEffective(t *testing.T) {
+	s, _ := newTestSet(map[string]string{"HZ_TOKEN": "s3cr3t-value"})
+	require.NoError(t, s.Parse(nil))
+
+	var buf bytes.Buffer
+	s.PrintUsage(&buf)
+	for _, st := range s.Settings() {
+		assert.Contains(t, buf.String(), "--"+st.Flag)
+		assert.Contains(t, buf.String(), st.Usage)
+	}
+	assert.Contains(t, buf.String(), "HZ_LISTEN")
+
+	eff := s.Effective()
+	assert.Equal(t, "*****", eff["token"])
+	assert.NotContains(t, eff, "s3cr3t-value")
+	assert.Equal(t, []string{"HZ_LISTEN", "HZ_MAX_BODY_BYTES", "HZ_TOKEN", "HZ_TOLERANCE", "HZ_TYPES"}, s.EnvNames())
+	assert.True(t, IsHelp(s.Parse([]string{"--help"})))
+}

@@ -1,0 +1,122 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hzhook/hzhook/internal/intake"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+// Acceptor verifies and durably stores one delivery (intake.Intake).
+type Acceptor interface {
+	Accept(ctx context.Context, d intake.Delivery) (intake.Result, error)
+}
+
+// WebhookOptions configure the webhook route.
+type WebhookOptions struct {
+	Path         string
+	MaxBodyBytes int64
+	MaxInFlight  int           // more concurrent requests than this answer 429
+	RetryAfter   time.Duration // sent with 429 and 503
+	Log          *slog.Logger
+	Registerer   prometheus.Registerer
+}
+
+// NewWebhookServer returns the echo instance of the public webhook listener: POST on o.Path and
+// nothing else. It answers 204 only after the event is stored (see intake.Intake.Accept).
+func NewWebhookServer(a Acceptor, o WebhookOptions) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(o.Log)
+	m := newHTTPMetrics(o.Registerer, "webhook")
+	retry := strconv.Itoa(max(1, int(o.RetryAfter.Seconds())))
+	e.Use(recoverPanics(o.Log), m.middleware, requestIDs, inFlightLimit(o.MaxInFlight, retry, m))
+	h := &webhook{acceptor: a, maxBody: o.MaxBodyBytes, retryAfter: retry, log: o.Log}
+	e.POST(o.Path, h.receive)
+	return e
+}
+
+type webhook struct {
+	acceptor   Acceptor
+	maxBody    int64
+	retryAfter string
+	log        *slog.Logger
+}
+
+func (h *webhook) receive(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	body, err := readBody(req, h.maxBody)
+	if err != nil {
+		return err
+	}
+	res, err := h.acceptor.Accept(ctx, intake.Delivery{
+		Org:       req.Header.Get(queue.HeaderOrg),
+		HookID:    req.Header.Get(queue.HeaderHookID),
+		Signature: req.Header.Get(queue.HeaderSignature),
+		Body:      body,
+		Source:    queue.SourceWebhook,
+	})
+	var rej *intake.RejectError
+	switch {
+	case errors.As(err, &rej):
+		h.log.InfoContext(ctx, "delivery rejected", "reason", rej.Reason, "err", rej.Err,
+			"org", req.Header.Get(queue.HeaderOrg), "hook", req.Header.Get(queue.HeaderHookID), "request_id", requestID(c))
+		return Error(http.StatusBadRequest, rejectMessage(rej))
+	case err != nil:
+		h.log.WarnContext(ctx, "event not stored", "err", err, "event_id", res.Event.ID, "type", res.Event.Type, "request_id", requestID(c))
+		c.Response().Header().Set("Retry-After", h.retryAfter)
+		return Error(http.StatusServiceUnavailable, "event could not be stored; retry later")
+	}
+	h.log.InfoContext(ctx, "event stored", "org", req.Header.Get(queue.HeaderOrg), "event_id", res.Event.ID,
+		"type", res.Event.Type, "duplicate", res.Duplicate, "request_id", requestID(c))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// readBody reads at most limit bytes, whatever Content-Length claims; a longer body is a 413.
+func readBody(req *http.Request, limit int64) ([]byte, error) {
+	tooLarge := Error(http.StatusRequestEntityTooLarge, "body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+	if req.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1))
+	if err != nil {
+		return nil, Error(http.StatusBadRequest, "could not read body")
+	}
+	if n > limit {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// rejectMessage tells the sender what was wrong without echoing anything it sent.
+func rejectMessage(r *intake.RejectError) string {
+	switch r.Reason {
+	case intake.ReasonMissingMetadata:
+		return "missing event hook metadata: X-Hardenize-Org, X-Hardenize-EventHookId and X-Hardenize-Signature are required"
+	case intake.ReasonUnknownHook:
+		return "unknown organization or event hook"
+	case intake.ReasonMalformedSignature:
+		return "malformed X-Hardenize-Signature: expected t=<ms>; hmac-sha256=<64 hex>"
+	case intake.ReasonBadSignature:
+		return "signature does not match"
+	case intake.ReasonStaleTimestamp:
+		return "signature timestamp outside tolerance"
+	default:
+		return "body is not a Hardenize event: " + r.Err.Error()
+	}
+}

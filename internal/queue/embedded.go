@@ -1,0 +1,62 @@
+package queue
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedOptions configure an in-process NATS server with JetStream.
+type EmbeddedOptions struct {
+	StoreDir string // JetStream file store; kept across restarts
+	Host     string // default 127.0.0.1: never exposed beyond loopback
+	Port     int    // 0 picks a free port; -1 is not allowed
+}
+
+// Embedded is a running in-process NATS server with JetStream.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts a NATS server with JetStream in this process and waits until it accepts
+// connections. Call Shutdown when done.
+func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	port := o.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "hzhook-embedded",
+		Host:       o.Host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   filepath.Clean(o.StoreDir),
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 15s (is the port in use?)", o.Host, o.Port)
+	}
+	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir)
+	return &Embedded{srv: srv}, nil
+}
+
+// URL is the client URL of the server.
+func (e *Embedded) URL() string { return e.srv.ClientURL() }
+
+// Shutdown stops the server and waits until it has stopped.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}

@@ -1,0 +1,76 @@
+// Package queue holds hzhook's use of NATS JetStream: stream and subject names, the headers every
+// stored event carries, stream set-up, publishing with acknowledgement, dead letters, and an embedded
+// server for development and tests.
+package queue
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Stream names and subject prefixes.
+const (
+	StreamEvents = "HZ_EVENTS"
+	StreamDLQ    = "HZ_DLQ"
+
+	// EventsSubjectPrefix is followed by one token derived from the event type (see Subject).
+	EventsSubjectPrefix = "hz.events."
+	// DLQSubjectPrefix is followed by the failing stage ("worker", "pubsub", ...).
+	DLQSubjectPrefix = "hz.dlq."
+)
+
+// Headers stored with every event. The X-Hardenize-* values are kept exactly as delivered.
+const (
+	HeaderOrg        = "X-Hardenize-Org"
+	HeaderHookID     = "X-Hardenize-EventHookId"
+	HeaderSignature  = "X-Hardenize-Signature"
+	HeaderEventID    = "Hz-Event-Id"
+	HeaderEventType  = "Hz-Event-Type"
+	HeaderReceivedAt = "Hz-Received-At" // RFC 3339 with nanoseconds, UTC
+	HeaderSource     = "Hz-Source"      // SourceWebhook, SourcePubSub or SourceBackfill
+)
+
+// Sources of an event.
+const (
+	SourceWebhook  = "webhook"
+	SourcePubSub   = "pubsub"
+	SourceBackfill = "backfill"
+)
+
+// Subject maps a Hardenize event type to its subject in HZ_EVENTS. The type becomes exactly one
+// subject token: every byte outside [A-Za-z0-9-] (dots included) becomes '_', so hostile input can
+// neither add tokens nor inject the wildcards '*' and '>'. "ct.entry" → "hz.events.ct_entry".
+// Two types that differ only in those bytes share a subject; workers dispatch on the type header,
+// so such a collision routes an event to a worker that acknowledges it as unknown, never to the
+// wrong handler.
+func Subject(eventType string) string {
+	return EventsSubjectPrefix + Token(eventType)
+}
+
+// Token returns the single subject token for an event type (see Subject).
+func Token(eventType string) string {
+	if eventType == "" {
+		return "_"
+	}
+	b := []byte(eventType)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// MsgID is the Nats-Msg-Id of an event: "<org>/<hook id>/<event id>", so redeliveries of one event
+// (webhook retries, Pub/Sub at-least-once, backfill) are stored once within the duplicate window.
+// Hardenize sends every ;test event with id 0; for id 0 a digest of the body is appended so that
+// distinct test events are all stored while a retried one is still deduplicated.
+func MsgID(org, hookID, eventID string, body []byte) string {
+	id := org + "/" + hookID + "/" + eventID
+	if eventID == "0" {
+		sum := sha256.Sum256(body)
+		id += "/" + hex.EncodeToString(sum[:8])
+	}
+	return strings.ToValidUTF8(id, "?")
+}

@@ -1,0 +1,120 @@
+// Package receiver is the intake service: the webhook listener (and later other sources) in front of
+// JetStream, with its admin listener. cmd/receiver parses the configuration and calls Run; tests boot
+// the same App on 127.0.0.1:0.
+package receiver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/logging"
+)
+
+// Config is every setting of the receiver. Defaults live in Bind.
+type Config struct {
+	Listen           string
+	AdminListen      string
+	WebhookPath      string
+	SecretsFile      string
+	SecretsReload    time.Duration
+	NATSURL          string
+	DataDir          string
+	EmbeddedNATSPort int
+	Tolerance        time.Duration
+	MaxBodyBytes     int64
+	MaxInFlight      int
+	PublishTimeout   time.Duration
+	StreamReplicas   int
+	StreamMaxAge     time.Duration
+	StreamMaxBytes   int64
+	DedupWindow      time.Duration
+	ShutdownTimeout  time.Duration
+	LogLevel         string
+	Dev              bool
+}
+
+// Bind defines every receiver setting on s, with its flag, environment variable and default.
+func Bind(s *config.Set, c *Config) {
+	s.String(&c.Listen, "listen", "HZ_LISTEN", ":8080", "address of the public webhook listener")
+	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", "127.0.0.1:9090", "address of the admin listener (/metrics, /healthz, /readyz); keep it private")
+	s.String(&c.WebhookPath, "webhook-path", "HZ_WEBHOOK_PATH", "/hardenize/events", "URL path Hardenize POSTs events to")
+	s.String(&c.SecretsFile, "secrets-file", "HZ_SECRETS_FILE", "", "YAML or JSON file of hooks (org, id, secrets); reloaded when it changes; required unless --dev")
+	s.Duration(&c.SecretsReload, "secrets-reload", "HZ_SECRETS_RELOAD", 5*time.Second, "how often the secrets file is checked for changes")
+	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", "", "NATS server URL; empty starts an embedded JetStream server storing under --data-dir")
+	s.String(&c.DataDir, "data-dir", "HZ_DATA_DIR", "./data", "directory for the embedded NATS store (and SQLite in --dev)")
+	s.Int(&c.EmbeddedNATSPort, "embedded-nats-port", "HZ_EMBEDDED_NATS_PORT", 4222, "loopback client port of the embedded NATS server (0 picks a free one)")
+	s.Duration(&c.Tolerance, "tolerance", "HZ_SIGNATURE_TOLERANCE", 5*time.Minute, "largest accepted difference between the signature timestamp and now, either way")
+	s.Int64(&c.MaxBodyBytes, "max-body-bytes", "HZ_MAX_BODY_BYTES", 1<<20, "largest accepted request body; larger answers 413")
+	s.Int(&c.MaxInFlight, "max-in-flight", "HZ_MAX_IN_FLIGHT", 1024, "most webhook requests served at once; more answer 429 with Retry-After")
+	s.Duration(&c.PublishTimeout, "publish-timeout", "HZ_PUBLISH_TIMEOUT", 2*time.Second, "longest wait for JetStream to acknowledge an event before answering 503")
+	s.Int(&c.StreamReplicas, "stream-replicas", "HZ_STREAM_REPLICAS", 1, "replicas of HZ_EVENTS and HZ_DLQ (3 in a NATS cluster)")
+	s.Duration(&c.StreamMaxAge, "stream-max-age", "HZ_STREAM_MAX_AGE", 14*24*time.Hour, "how long HZ_EVENTS keeps events (0 = for ever)")
+	s.Int64(&c.StreamMaxBytes, "stream-max-bytes", "HZ_STREAM_MAX_BYTES", -1, "size limit of HZ_EVENTS (-1 = none); when full, new events answer 503, old ones are never discarded")
+	s.Duration(&c.DedupWindow, "dedup-window", "HZ_DEDUP_WINDOW", 10*time.Minute, "window in which a redelivered event (same org/hook/id) is stored once")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 20*time.Second, "longest wait for in-flight requests at shutdown")
+	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker and a generated demo hook")
+}
+
+// Validate reports every invalid setting at once, each named by its flag.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flag, msg string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(msg, args...)))
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty")
+	}
+	if c.AdminListen == "" {
+		bad("admin-listen", "must not be empty")
+	}
+	if c.Listen != "" && c.Listen == c.AdminListen {
+		bad("admin-listen", "must differ from --listen: the admin API must not face the internet")
+	}
+	if !strings.HasPrefix(c.WebhookPath, "/") {
+		bad("webhook-path", "%q must start with /", c.WebhookPath)
+	}
+	if c.SecretsFile == "" && !c.Dev {
+		bad("secrets-file", "is required (a YAML file of hooks: org, id, secrets), or use --dev to try hzhook with a generated demo hook")
+	}
+	if c.SecretsReload <= 0 {
+		bad("secrets-reload", "must be positive")
+	}
+	if c.NATSURL == "" && c.DataDir == "" {
+		bad("data-dir", "must not be empty when --nats-url is empty (the embedded NATS server stores there)")
+	}
+	if c.EmbeddedNATSPort < 0 || c.EmbeddedNATSPort > 65535 {
+		bad("embedded-nats-port", "%d is not a port", c.EmbeddedNATSPort)
+	}
+	if c.Tolerance <= 0 {
+		bad("tolerance", "must be positive")
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max-body-bytes", "%d is too small (at least 1024)", c.MaxBodyBytes)
+	}
+	if c.MaxInFlight < 1 {
+		bad("max-in-flight", "must be at least 1")
+	}
+	if c.PublishTimeout <= 0 {
+		bad("publish-timeout", "must be positive")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("stream-replicas", "%d: must be 1 to 5", c.StreamReplicas)
+	}
+	if c.StreamMaxAge < 0 {
+		bad("stream-max-age", "must not be negative")
+	}
+	if c.DedupWindow <= 0 {
+		bad("dedup-window", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "must be positive")
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		bad("log-level", "%v", err)
+	}
+	return errors.Join(errs...)
+}
