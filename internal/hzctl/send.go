@@ -83,7 +83,6 @@ func runSend(ctx context.Context, args []string, cio IO) error {
 	return nil
 }
 
-
 // buildSend makes the signed request of one send, breaking the element o.Invalid names.
 func buildSend(ctx context.Context, o sendOptions, now time.Time) (*http.Request, error) {
 	var body []byte

@@ -48,7 +48,7 @@ type Result struct {
 
 // Options tune an Intake.
 type Options struct {
-	PublishTimeout time.Duration   // bound on waiting for the stream's acknowledgement
+	PublishTimeout time.Duration    // bound on waiting for the stream's acknowledgement
 	Now            func() time.Time // clock for the receive-time header
 	Registerer     prometheus.Registerer
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -60,3 +61,6 @@ func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 }
+
+// Port is the client port the server listens on.
+func (e *Embedded) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }

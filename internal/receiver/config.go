@@ -71,7 +71,7 @@ func (c Config) Validate() error {
 	if c.AdminListen == "" {
 		bad("admin-listen", "must not be empty")
 	}
-	if c.Listen != "" && c.Listen == c.AdminListen {
+	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
 		bad("admin-listen", "must differ from --listen: the admin API must not face the internet")
 	}
 	if !strings.HasPrefix(c.WebhookPath, "/") {

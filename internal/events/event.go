@@ -1,0 +1,222 @@
+// Package events holds the Hardenize event envelope and the payload types
+// hzhook handles (test, ct.entry, pki.cert.new), with their decoding and
+// validation.
+//
+// ParseEnvelope is the cheap check the webhook receiver runs before it
+// publishes a body; the Decode functions are what workers run on the payload.
+// Unknown event types and unknown fields are accepted and ignored, as
+// Hardenize asks ("ignore unknown fields"). Nothing in this package keeps
+// state; every function is safe for concurrent use.
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Event types hzhook knows.
+const (
+	TypeTest    = "test"
+	TypeCTEntry = "ct.entry"
+	TypeCertNew = "pki.cert.new"
+)
+
+const (
+	maxTypeLen   = 128 // bytes
+	maxIDDigits  = 20  // enough for any uint64
+	jsonNullText = "null"
+)
+
+// Event is the Hardenize envelope {"id","type","createdOn","apiVersion","data"}.
+type Event struct {
+	// ID is the decimal event id without leading zeros. The wire may carry it
+	// as a JSON number (10001, 0) or as a string of digits.
+	ID   string
+	Type string
+	// CreatedOn is in UTC.
+	CreatedOn time.Time
+	// APIVersion is optional: the webhook test event does not carry it.
+	APIVersion string
+	// Data is always the JSON value itself. The events API sends data as a
+	// JSON string containing JSON; webhooks send an object. In the string
+	// form Data holds the decoded inner JSON.
+	Data json.RawMessage
+}
+
+// TestMessage is the payload of a test event: {"message": ...}.
+type TestMessage struct {
+	Message string `json:"message"`
+}
+
+// wireEvent keeps every field raw so ParseEnvelope can tell missing, null
+// and mistyped values apart and see the exact bytes of the type.
+type wireEvent struct {
+	ID         json.RawMessage `json:"id"`
+	Type       json.RawMessage `json:"type"`
+	CreatedOn  json.RawMessage `json:"createdOn"`
+	APIVersion json.RawMessage `json:"apiVersion"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// ParseEnvelope does the minimal parse the receiver needs and rejects
+// anything that is not a Hardenize event: the body must be a JSON object
+// with id (a non-negative integer of at most 20 digits, as a number or a
+// digit string), type (a non-empty string of at most 128 bytes of valid
+// UTF-8 without control characters), createdOn (RFC 3339) and data (an
+// object, or a string whose content is valid JSON). apiVersion is optional.
+// Unknown fields are ignored. The payload itself is not validated.
+//
+// Every error wraps ErrInvalidEvent and names the offending field.
+func ParseEnvelope(body []byte) (Event, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return Event{}, invalid("empty body")
+	}
+	if trimmed[0] != '{' {
+		return Event{}, invalid("not a JSON object")
+	}
+	var w wireEvent
+	if err := json.Unmarshal(body, &w); err != nil {
+		return Event{}, invalidCause("malformed JSON", err)
+	}
+
+	var (
+		ev  Event
+		err error
+	)
+	if ev.ID, err = parseID(w.ID); err != nil {
+		return Event{}, err
+	}
+	if ev.Type, err = parseType(w.Type); err != nil {
+		return Event{}, err
+	}
+	if ev.CreatedOn, err = parseCreatedOn(w.CreatedOn); err != nil {
+		return Event{}, err
+	}
+	if !isMissing(w.APIVersion) {
+		if err := json.Unmarshal(w.APIVersion, &ev.APIVersion); err != nil {
+			return Event{}, invalidCause("apiVersion must be a string", err)
+		}
+	}
+	if ev.Data, err = parseData(w.Data); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+func isMissing(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == jsonNullText
+}
+
+func parseID(raw json.RawMessage) (string, error) {
+	if isMissing(raw) {
+		return "", invalid("missing id")
+	}
+	digits := raw
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", invalidCause("id must be an integer", err)
+		}
+		digits = []byte(s)
+	case c == '-':
+		return "", invalid("id must be non-negative")
+	case c < '0' || c > '9':
+		return "", invalid("id must be an integer")
+	}
+	if len(digits) == 0 {
+		return "", invalid("id must not be empty")
+	}
+	if len(digits) > maxIDDigits {
+		return "", invalid("id has more than 20 digits")
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return "", invalid("id must be a non-negative integer")
+		}
+	}
+	// A digit string may carry leading zeros; drop them so that "010" and
+	// 10 name the same event.
+	for len(digits) > 1 && digits[0] == '0' {
+		digits = digits[1:]
+	}
+	return string(digits), nil
+}
+
+func parseType(raw json.RawMessage) (string, error) {
+	if isMissing(raw) {
+		return "", invalid("missing type")
+	}
+	if raw[0] != '"' {
+		return "", invalid("type must be a string")
+	}
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, so check
+	// the raw bytes first and reject U+FFFD afterwards (it can only come
+	// from such a replacement or an escaped lone surrogate).
+	if !utf8.Valid(raw) {
+		return "", invalid("type is not valid UTF-8")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", invalidCause("type must be a string", err)
+	}
+	switch {
+	case s == "":
+		return "", invalid("empty type")
+	case len(s) > maxTypeLen:
+		return "", invalid("type longer than 128 bytes")
+	}
+	for _, r := range s {
+		if r == utf8.RuneError {
+			return "", invalid("type is not valid UTF-8")
+		}
+		if unicode.IsControl(r) {
+			return "", invalid("type contains a control character")
+		}
+	}
+	return s, nil
+}
+
+func parseCreatedOn(raw json.RawMessage) (time.Time, error) {
+	if isMissing(raw) {
+		return time.Time{}, invalid("missing createdOn")
+	}
+	if raw[0] != '"' {
+		return time.Time{}, invalid("createdOn must be a string")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, invalidCause("createdOn must be a string", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalidCause("createdOn is not RFC 3339", err)
+	}
+	return t.UTC(), nil
+}
+
+func parseData(raw json.RawMessage) (json.RawMessage, error) {
+	if isMissing(raw) {
+		return nil, invalid("missing data")
+	}
+	switch raw[0] {
+	case '{':
+		return raw, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, invalidCause("data must be a string", err)
+		}
+		inner := []byte(s)
+		if !json.Valid(inner) {
+			return nil, invalid("data string does not hold valid JSON")
+		}
+		return bytes.TrimSpace(inner), nil
+	default:
+		return nil, invalid("data must be an object or a string holding JSON")
+	}
+}
