@@ -1,0 +1,34 @@
+# hzhook: `make test` runs every test, starting PostgreSQL and the Pub/Sub emulator itself.
+GO        ?= go
+PKGS      ?= ./...
+BIN       ?= bin
+LDFLAGS   ?= -s -w
+FUZZTIME  ?= 10s
+
+.PHONY: all build test vet test-short fuzz bench lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet $(PKGS)
+
+## test: go vet and every test with the race detector, with the services the tests need.
+test: vet
+	scripts/with-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-short: unit tests only, no services.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## fuzz: each fuzz target for $(FUZZTIME), corpus under testdata/fuzz.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./internal/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./internal/events/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCTEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,107 @@
+package hzctl
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/receiver"
+)
+
+const (
+	org    = "demo"
+	hook   = "bfc384726b6447a4b70a171de49e466f"
+	secret = "3685c06a966e4d0ea625d0b475719661"
+)
+
+// startReceiver boots a real receiver (embedded JetStream) with one hook.
+func startReceiver(t *testing.T) *receiver.App {
+	t.Helper()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "hooks.yaml")
+	require.NoError(t, os.WriteFile(secrets, []byte("hooks:\n  - org: "+org+"\n    id: "+hook+"\n    secrets: [\""+secret+"\"]\n"), 0o600))
+	cfg := receiver.Config{
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
+		SecretsFile: secrets, SecretsReload: time.Second, DataDir: dir, EmbeddedNATSPort: 0,
+		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 16, PublishTimeout: 2 * time.Second,
+		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := receiver.New(ctx, cfg, receiver.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(app.AdminURL() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond)
+	return app
+}
+
+func TestSendEveryVariant(t *testing.T) {
+	app := startReceiver(t)
+	tests := []struct {
+		typ, invalid string
+		wantOut      string
+	}{
+		{"test", "none", "204 No Content (expected 204)"},
+		{"ct.entry", "none", "204 No Content (expected 204)"},
+		{"pki.cert.new", "none", "204 No Content (expected 204)"},
+		{"test", "hookId", "400 Bad Request (expected 400)"},
+		{"test", "org", "400 Bad Request (expected 400)"},
+		{"ct.entry", "payload", "400 Bad Request (expected 400)"},
+		{"pki.cert.new", "signature", "400 Bad Request (expected 400)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ+"/"+tc.invalid, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), []string{"send", "--url", app.WebhookURL(), "--org", org, "--hook", hook,
+				"--type", tc.typ, "--invalid", tc.invalid},
+				IO{Out: &out, Err: &errOut, Env: env(map[string]string{"HZ_HOOK_SECRET": secret})})
+			assert.Equal(t, 0, code, errOut.String())
+			assert.Contains(t, out.String(), tc.wantOut)
+		})
+	}
+}
+
+func TestSendReportsUnexpectedAnswer(t *testing.T) {
+	app := startReceiver(t)
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"send", "--url", app.WebhookURL(), "--org", org, "--hook", hook, "--secret", "not-the-right-secret"},
+		IO{Out: &out, Err: &errOut, Env: env(nil)})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out.String(), "400 Bad Request (expected 204)")
+	assert.Contains(t, errOut.String(), "receiver answered 400, expected 204")
+}
+
+func TestUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, 0, Main(context.Background(), []string{"--help"}, IO{Out: &out, Err: &errOut, Env: env(nil)}))
+	assert.Contains(t, out.String(), "send")
+	assert.Equal(t, 2, Main(context.Background(), []string{"nope"}, IO{Out: &out, Err: &errOut, Env: env(nil)}))
+	assert.Contains(t, errOut.String(), `unknown command "nope"`)
+	errOut.Reset()
+	assert.Equal(t, 0, Main(context.Background(), []string{"send", "--help"}, IO{Out: &out, Err: &errOut, Env: env(nil)}))
+	assert.Contains(t, errOut.String(), "--invalid")
+	assert.Equal(t, 1, Main(context.Background(), []string{"send"}, IO{Out: &out, Err: &errOut, Env: env(nil)}))
+	assert.Contains(t, errOut.String(), "--org, --hook and --secret")
+}
+
+func env(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs a command with the services the tests need: PostgreSQL and the Google Cloud Pub/Sub emulator.
+# Each is started on a free loopback port unless already given (HZ_TEST_POSTGRES_URL,
+# PUBSUB_EMULATOR_HOST), and stopped again when the command ends. Under CI=true a service that
+# cannot be started fails the run; elsewhere its tests are skipped with a message saying why.
+set -euo pipefail
+
+work=$(mktemp -d /tmp/hzhook-services.XXXXXX)
+chmod 755 "$work"
+pids=()
+pg_data=""
+pg_user=""
+
+cleanup() {
+  set +e
+  for p in "${pids[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  done
+  if [ -n "$pg_data" ]; then
+    run_pg pg_ctl -D "$pg_data" -m immediate stop >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail_or_skip() {
+  if [ "${CI:-}" = "true" ]; then
+    echo "with-services: $1 (required under CI=true)" >&2
+    exit 1
+  fi
+  echo "with-services: $1; tests that need it will be skipped" >&2
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+pg_bin() {
+  for d in /usr/lib/postgresql/*/bin /usr/local/bin /usr/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+run_pg() { # PostgreSQL refuses to run as root: use the postgres (or nobody) account then
+  if [ "$(id -u)" = "0" ]; then
+    runuser -u "$pg_user" -- env PATH="$PGBIN:$PATH" "$@"
+  else
+    env PATH="$PGBIN:$PATH" "$@"
+  fi
+}
+
+start_postgres() {
+  if [ -n "${HZ_TEST_POSTGRES_URL:-}" ]; then return 0; fi
+  if ! PGBIN=$(pg_bin); then fail_or_skip "PostgreSQL (initdb, pg_ctl) not found"; return 0; fi
+  export PGBIN
+  pg_user=postgres
+  id -u postgres >/dev/null 2>&1 || pg_user=nobody
+  pg_data="$work/pg"
+  mkdir -p "$pg_data"
+  [ "$(id -u)" = "0" ] && chown "$pg_user" "$pg_data" "$work"
+  local port; port=$(free_port)
+  if ! run_pg initdb -D "$pg_data" -U hzhook -A trust >"$work/initdb.log" 2>&1; then
+    cat "$work/initdb.log" >&2; pg_data=""; fail_or_skip "initdb failed"; return 0
+  fi
+  if ! run_pg pg_ctl -D "$pg_data" -l "$work/pg.log" -w -t 60 \
+      -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; then
+    cat "$work/pg.log" >&2; pg_data=""; fail_or_skip "PostgreSQL did not start"; return 0
+  fi
+  export HZ_TEST_POSTGRES_URL="postgres://hzhook@127.0.0.1:$port/postgres?sslmode=disable"
+  echo "with-services: PostgreSQL on 127.0.0.1:$port" >&2
+}
+
+start_pubsub() {
+  if [ -n "${PUBSUB_EMULATOR_HOST:-}" ]; then return 0; fi
+  local bin=""
+  for c in "${PUBSUB_EMULATOR_BIN:-}" \
+           /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator \
+           "$(dirname "$(readlink -f "$(command -v gcloud 2>/dev/null || echo /nonexistent)")")/../platform/pubsub-emulator/bin/cloud-pubsub-emulator"; do
+    [ -n "$c" ] && [ -x "$c" ] && { bin=$c; break; }
+  done
+  if [ -z "$bin" ]; then fail_or_skip "Pub/Sub emulator not found (install the Cloud SDK's pubsub-emulator component)"; return 0; fi
+  if ! command -v java >/dev/null; then fail_or_skip "java not found (the Pub/Sub emulator needs it)"; return 0; fi
+  local port; port=$(free_port)
+  "$bin" --host=127.0.0.1 --port="$port" >"$work/pubsub.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      export PUBSUB_EMULATOR_HOST="127.0.0.1:$port"
+      echo "with-services: Pub/Sub emulator on $PUBSUB_EMULATOR_HOST" >&2
+      return 0
+    fi
+    sleep 0.5
+  done
+  cat "$work/pubsub.log" >&2
+  fail_or_skip "Pub/Sub emulator did not start within 60s"
+}
+
+start_postgres
+start_pubsub
+"$@"
