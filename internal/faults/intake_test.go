@@ -1,0 +1,171 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+const (
+	org    = "demo"
+	hook   = "bfc384726b6447a4b70a171de49e466f"
+	secret = "3685c06a966e4d0ea625d0b475719661"
+)
+
+// stack is nats-server + receiver as processes.
+type stack struct {
+	t                    *testing.T
+	dir                  string
+	natsPort             int
+	nats, receiver       *proc
+	webhookURL, readyURL string
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{t: t, dir: t.TempDir(), natsPort: freePort(t)}
+	secrets := filepath.Join(s.dir, "hooks.yaml")
+	require.NoError(t, os.WriteFile(secrets, []byte(fmt.Sprintf("hooks:\n  - org: %s\n    id: %s\n    secrets: [%q]\n", org, hook, secret)), 0o600))
+	s.nats = natsServer(t, filepath.Join(s.dir, "js"), s.natsPort)
+	web, admin := freePort(t), freePort(t)
+	s.webhookURL = "http://" + addr(web) + "/hardenize/events"
+	s.readyURL = "http://" + addr(admin) + "/readyz"
+	s.receiver = startProc(t, "receiver", []string{
+		"HZ_LISTEN=" + addr(web), "HZ_ADMIN_LISTEN=" + addr(admin), "HZ_SECRETS_FILE=" + secrets,
+		"HZ_NATS_URL=nats://" + addr(s.natsPort), "HZ_DEDUP_WINDOW=30m", "HZ_LOG_LEVEL=warn",
+	})
+	waitHTTP(t, s.readyURL, http.StatusOK, 30*time.Second)
+	return s
+}
+
+// storedIDs reads every Hz-Event-Id in HZ_EVENTS with its number of copies.
+func (s *stack) storedIDs() map[int]int {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := queue.Connect(ctx, "nats://"+addr(s.natsPort), "faults-check", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(s.t, err)
+	defer conn.Close(time.Second)
+	require.NoError(s.t, conn.WaitConnected(ctx))
+	stream, err := conn.JS.Stream(ctx, queue.StreamEvents)
+	require.NoError(s.t, err)
+	info, err := stream.Info(ctx)
+	require.NoError(s.t, err)
+	c, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	require.NoError(s.t, err)
+	ids := map[int]int{}
+	for n := uint64(0); n < info.State.Msgs; {
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(s.t, err)
+		for m := range batch.Messages() {
+			id, err := strconv.Atoi(m.Headers().Get(queue.HeaderEventID))
+			require.NoError(s.t, err)
+			ids[id]++
+			n++
+		}
+		require.NoError(s.t, batch.Error())
+	}
+	return ids
+}
+
+func compare(sent int, accepted map[int]bool, stored map[int]int) (lost, dups int) {
+	for id := range accepted {
+		if stored[id] == 0 {
+			lost++
+		}
+	}
+	for _, n := range stored {
+		if n > 1 {
+			dups += n - 1
+		}
+	}
+	return lost, dups
+}
+
+// Scenario 1: kill -9 the receiver in the middle of a 20,000-event load. Every event answered 204
+// is in HZ_EVENTS; the sender's retries after the restart complete the set.
+func TestKillReceiverUnderLoad(t *testing.T) {
+	const n = 20000
+	s := startStack(t)
+	snd := &sender{url: s.webhookURL, org: org, hook: hook, secret: secret, body: eventBody("ct.entry")}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { snd.run(ctx, n, 32, 0); close(done) }()
+
+	require.Eventually(t, func() bool { return snd.count204() >= n*2/5 }, 3*time.Minute, 10*time.Millisecond)
+	s.receiver.kill()
+	at204 := snd.count204()
+	time.Sleep(time.Second)
+	s.receiver.start()
+	<-done
+	require.NoError(t, ctx.Err(), "sender finished")
+
+	stored := s.storedIDs()
+	lost, dups := compare(n, snd.accepted, stored)
+	record(row{Scenario: "kill -9 receiver under load", Sent: n, NoContent: snd.count204(), Stored: len(stored), Lost: lost, Duplicates: dups,
+		Note: fmt.Sprintf("killed after %d 204s", at204)})
+	assert.Equal(t, n, snd.count204())
+	assert.Zero(t, lost)
+	assert.Zero(t, dups)
+	assert.Len(t, stored, n)
+}
+
+// Scenario 3: stop nats-server during load. The receiver answers 503 (never 204) within 2 s,
+// /readyz goes false, and it recovers by itself when NATS is back; retries complete the set.
+func TestStopNATSUnderLoad(t *testing.T) {
+	const n = 5000
+	s := startStack(t)
+	snd := &sender{url: s.webhookURL, org: org, hook: hook, secret: secret, body: eventBody("pki.cert.new")}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { snd.run(ctx, n, 16, time.Millisecond); close(done) }()
+
+	require.Eventually(t, func() bool { return snd.count204() >= n/4 }, 3*time.Minute, 10*time.Millisecond)
+	s.nats.stop()
+	down := time.Now()
+	waitHTTP(t, s.readyURL, http.StatusServiceUnavailable, 10*time.Second)
+	time.Sleep(3 * time.Second)
+	upAt := time.Now()
+	s.nats.start()
+	waitHTTP(t, s.readyURL, http.StatusOK, 30*time.Second)
+	<-done
+	require.NoError(t, ctx.Err(), "sender finished")
+
+	var during, slow, wrong204 int
+	for _, a := range snd.snapshot() {
+		if a.start.After(down.Add(100*time.Millisecond)) && a.start.Before(upAt) {
+			during++
+			if a.code == http.StatusNoContent {
+				wrong204++
+			}
+			if a.code != 0 && a.took > 2*time.Second+250*time.Millisecond {
+				slow++
+			}
+		}
+	}
+	stored := s.storedIDs()
+	lost, dups := compare(n, snd.accepted, stored)
+	record(row{Scenario: "stop nats-server under load", Sent: n, NoContent: snd.count204(), Stored: len(stored), Lost: lost, Duplicates: dups,
+		Note: fmt.Sprintf("%d requests while NATS down: %d answered 204, %d slower than 2s", during, wrong204, slow)})
+	assert.Positive(t, during, "requests were sent while NATS was down")
+	assert.Zero(t, wrong204, "never 204 while NATS is down")
+	assert.Zero(t, slow, "503 within 2s")
+	assert.Zero(t, lost)
+	assert.Zero(t, dups)
+	assert.Len(t, stored, n)
+}
