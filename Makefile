@@ -5,7 +5,7 @@ BIN       ?= bin
 LDFLAGS   ?= -s -w
 FUZZTIME  ?= 10s
 
-.PHONY: all build test vet test-short fuzz bench lint clean
+.PHONY: all build test vet test-short fuzz faults bench clean
 
 all: build
 
@@ -26,9 +26,14 @@ test-short:
 ## fuzz: each fuzz target for $(FUZZTIME), corpus under testdata/fuzz.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./internal/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $(FUZZTIME) ./internal/queue/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCTEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
+
+## faults: kill and stop real processes under load; prints scenario, sent, 204s, stored, lost, duplicates.
+faults:
+	HZ_FAULTS=1 scripts/with-services.sh $(GO) test -count=1 -v -timeout 30m ./internal/faults/
 
 clean:
 	rm -rf $(BIN)
