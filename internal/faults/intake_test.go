@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/bench"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
@@ -30,7 +31,7 @@ type stack struct {
 	t                    *testing.T
 	dir                  string
 	natsPort             int
-	nats, receiver       *proc
+	nats, receiver       *bench.Proc
 	webhookURL, readyURL string
 }
 
@@ -107,10 +108,10 @@ func TestKillReceiverUnderLoad(t *testing.T) {
 	go func() { snd.run(ctx, n, 32, 0); close(done) }()
 
 	require.Eventually(t, func() bool { return snd.count204() >= n*2/5 }, 3*time.Minute, 10*time.Millisecond)
-	s.receiver.kill()
+	s.receiver.Kill()
 	at204 := snd.count204()
 	time.Sleep(time.Second)
-	s.receiver.start()
+	require.NoError(t, s.receiver.Start())
 	<-done
 	require.NoError(t, ctx.Err(), "sender finished")
 
@@ -136,12 +137,12 @@ func TestStopNATSUnderLoad(t *testing.T) {
 	go func() { snd.run(ctx, n, 16, time.Millisecond); close(done) }()
 
 	require.Eventually(t, func() bool { return snd.count204() >= n/4 }, 3*time.Minute, 10*time.Millisecond)
-	s.nats.stop()
+	s.nats.Stop(30 * time.Second)
 	down := time.Now()
 	waitHTTP(t, s.readyURL, http.StatusServiceUnavailable, 10*time.Second)
 	time.Sleep(3 * time.Second)
 	upAt := time.Now()
-	s.nats.start()
+	require.NoError(t, s.nats.Start())
 	waitHTTP(t, s.readyURL, http.StatusOK, 30*time.Second)
 	<-done
 	require.NoError(t, ctx.Err(), "sender finished")

@@ -3,17 +3,15 @@ package faults
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/bench"
 )
 
 // binDir holds the binaries built once for all scenarios.
@@ -29,10 +27,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/receiver", "../../cmd/worker", "github.com/nats-io/nats-server/v2")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Println("faults: build failed:", err)
+	if err := bench.Build(context.Background(), dir, "../../cmd/receiver", "../../cmd/worker", "github.com/nats-io/nats-server/v2"); err != nil {
+		fmt.Println("faults:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -41,96 +37,38 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a child process of a scenario.
-type proc struct {
-	t    *testing.T
-	name string
-	args []string
-	env  []string
-	cmd  *exec.Cmd
-	log  *os.File
-}
-
-func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+// startProc starts binary name from binDir; it is killed when the test ends.
+func startProc(t *testing.T, name string, env []string, args ...string) *bench.Proc {
 	t.Helper()
-	p := &proc{t: t, name: name, args: args, env: env}
-	p.start()
-	t.Cleanup(func() { p.kill() })
+	p := &bench.Proc{Bin: filepath.Join(binDir, name), Args: args, Env: env, Log: filepath.Join(t.TempDir(), name+".log")}
+	require.NoError(t, p.Start())
+	t.Cleanup(p.Kill)
 	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	logf, err := os.OpenFile(filepath.Join(p.t.TempDir(), p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	require.NoError(p.t, err)
-	cmd := exec.Command(filepath.Join(binDir, p.name), p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(p.t, cmd.Start())
-	p.cmd, p.log = cmd, logf
-}
-
-// kill sends SIGKILL: no shutdown code runs.
-func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
-	p.cmd = nil
-	p.log.Close()
-}
-
-// stop sends SIGTERM and waits.
-func (p *proc) stop() {
-	if p.cmd == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-	p.cmd = nil
-	p.log.Close()
 }
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := bench.FreePort()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+func addr(port int) string { return bench.Addr(port) }
 
 // waitHTTP waits until url answers want.
 func waitHTTP(t *testing.T, url string, want int, within time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s did not answer %d within %s", url, want, within)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	require.NoError(t, bench.WaitHTTP(ctx, url, want))
 }
 
 // natsServer runs the real nats-server binary with JetStream storing in dir.
-func natsServer(t *testing.T, dir string, port int) *proc {
-	return startProc(t, "nats-server", nil, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+func natsServer(t *testing.T, dir string, port int) *bench.Proc {
+	t.Helper()
+	p := startProc(t, "nats-server", nil, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, bench.WaitTCP(ctx, addr(port)))
+	return p
 }
