@@ -35,5 +35,12 @@ fuzz:
 faults:
 	HZ_FAULTS=1 scripts/with-services.sh $(GO) test -count=1 -v -timeout 30m ./internal/faults/
 
+## bench: benchmarks side by side with their baselines; results in bench/results.md.
+BENCH_RUNS     ?= 3
+BENCH_DURATION ?= 10s
+bench:
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/receiver ./cmd/worker ./cmd/hzctl ./cmd/hzbench github.com/nats-io/nats-server/v2
+	$(BIN)/hzbench intake --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --out bench/results.md
+
 clean:
 	rm -rf $(BIN)
