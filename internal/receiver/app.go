@@ -21,6 +21,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/intake"
+	"github.com/hzhook/hzhook/internal/pubsub"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/verify"
 	"github.com/hzhook/hzhook/internal/worker"
@@ -49,8 +50,9 @@ type App struct {
 	demo     *verify.Hook
 	embedded *queue.Embedded
 	conn     *queue.Conn
-	webhook  net.Listener
+	webhook  net.Listener // nil when --source lacks webhook
 	admin    net.Listener
+	pubsub   *pubsub.Config // nil when --source lacks pubsub
 
 	streamsReady atomic.Bool
 	stopping     atomic.Bool
@@ -89,6 +91,14 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		}
 	}
 
+	if cfg.enabled(SourcePubSub) {
+		pc, err := cfg.pubsubConfig()
+		if err != nil {
+			return nil, err
+		}
+		a.pubsub = &pc
+	}
+
 	url := cfg.NATSURL
 	if url == "" {
 		a.embedded, err = queue.StartEmbedded(queue.EmbeddedOptions{
@@ -106,14 +116,23 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
 	}
+	if !cfg.enabled(SourceWebhook) {
+		return a, nil
+	}
 	if a.webhook, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("webhook listener --listen %s: %w", cfg.Listen, err)
 	}
 	return a, nil
 }
 
-// WebhookURL is the full URL of the webhook endpoint on the bound address.
-func (a *App) WebhookURL() string { return "http://" + dialable(a.webhook.Addr()) + a.cfg.WebhookPath }
+// WebhookURL is the full URL of the webhook endpoint on the bound address ("" without a webhook
+// listener).
+func (a *App) WebhookURL() string {
+	if a.webhook == nil {
+		return ""
+	}
+	return "http://" + dialable(a.webhook.Addr()) + a.cfg.WebhookPath
+}
 
 // AdminURL is the base URL of the admin listener.
 func (a *App) AdminURL() string { return "http://" + dialable(a.admin.Addr()) }
@@ -151,7 +170,11 @@ func (a *App) Run(ctx context.Context) error {
 		Log:          a.log,
 		Registerer:   a.reg,
 	}))
-	adminSrv := a.httpServer(handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready))
+	src, err := a.newPubSubSource(ctx, in)
+	if err != nil {
+		return err
+	}
+	adminSrv := a.httpServer(handlers.NewAdminServer(a.reg, a.reg, a.log, a.readyChecks(src)...))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(adminSrv, a.admin) })
@@ -163,8 +186,14 @@ func (a *App) Run(ctx context.Context) error {
 		if a.demo != nil {
 			a.printDemo()
 		}
+		if a.webhook == nil {
+			return nil
+		}
 		return serve(webhookSrv, a.webhook)
 	})
+	if src != nil {
+		g.Go(func() error { return a.runPubSub(gctx, src) })
+	}
 	if a.cfg.Dev {
 		g.Go(func() error { return a.runDevWorker(gctx) })
 	}
@@ -183,7 +212,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	err := g.Wait()
+	err = g.Wait()
 	a.log.Info("receiver stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil

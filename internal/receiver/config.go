@@ -34,6 +34,8 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	LogLevel         string
 	Dev              bool
+	Sources          []string     // "webhook", "pubsub" or both; empty means webhook
+	PubSub           PubSubConfig // used when Sources holds "pubsub"
 }
 
 // Bind defines every receiver setting on s, with its flag, environment variable and default.
@@ -57,6 +59,7 @@ func Bind(s *config.Set, c *Config) {
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 20*time.Second, "longest wait for in-flight requests at shutdown")
 	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
 	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker and a generated demo hook")
+	bindPubSub(s, c)
 }
 
 // Validate reports every invalid setting at once, each named by its flag.
@@ -116,5 +119,6 @@ func (c Config) Validate() error {
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		bad("log-level", "%v", err)
 	}
+	errs = append(errs, c.validateSources()...)
 	return errors.Join(errs...)
 }

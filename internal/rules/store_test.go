@@ -1,0 +1,73 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestStoreReloadsOnContentChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("watch: [example.com]\n"), 0o600))
+	var logs syncBuffer
+	s, err := Load(path, slog.New(slog.NewJSONHandler(&logs, nil)))
+	require.NoError(t, err)
+	require.Len(t, s.Policy().Watch, 1)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Watch(ctx, 10*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// A valid change is picked up.
+	require.NoError(t, os.WriteFile(path, []byte("watch: [example.com, .example.org]\n"), 0o600))
+	require.Eventually(t, func() bool { return len(s.Policy().Watch) == 2 }, 10*time.Second, 10*time.Millisecond)
+
+	// An invalid file is refused with its line; the previous policy stays.
+	require.NoError(t, os.WriteFile(path, []byte("watch:\n  - example.com\n  - name: '*.x'\n"), 0o600))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "rules file invalid") }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, logs.String(), "line 3: watch[1].name")
+	assert.Len(t, s.Policy().Watch, 2)
+
+	// Fixed again.
+	require.NoError(t, os.WriteFile(path, []byte("watch: []\n"), 0o600))
+	require.Eventually(t, func() bool { return len(s.Policy().Watch) == 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 2, strings.Count(logs.String(), "rules reloaded"))
+}
+
+func TestLoadRefusesAnInvalidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("rules:\n  weakKey: yes please\n"), 0o600))
+	_, err := Load(path, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 2: rules.weakKey")
+
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), nil)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
