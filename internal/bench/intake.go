@@ -35,15 +35,14 @@ type IntakeOptions struct {
 // LoadResult is what `hzctl load --json` reports.
 type LoadResult struct {
 	Requests          int            `json:"requests"`
-	RequestsPerSecond float64        `json:"requestsPerSecond"`
-	Codes             map[string]int `json:"codes"`
-	Errors            int            `json:"errors"`
+	RequestsPerSecond float64        `json:"throughput"`
+	Answers           map[string]int `json:"answers"` // status code, or "error"
 	LatencyMillis     struct {
 		P50 float64 `json:"p50"`
 		P90 float64 `json:"p90"`
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
-	} `json:"latencyMillis"`
+	} `json:"latencyMs"`
 }
 
 // TargetResult is the median over runs of one target.

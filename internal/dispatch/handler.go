@@ -14,8 +14,8 @@ import (
 // Message is one stored message handed to a Handler.
 type Message struct {
 	Subject    string
-	Header     nats.Header // as stored: X-Hardenize-*, Hz-* headers
-	Data       []byte      // verbatim body
+	Header     nats.Header  // as stored: X-Hardenize-*, Hz-* headers
+	Data       []byte       // verbatim body
 	Event      events.Event // parsed envelope (zero when the stream does not hold Hardenize events)
 	Org        string
 	HookID     string

@@ -28,7 +28,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"send": {"sign and send one event to a receiver, exactly as Hardenize does", runSend},
+		"send":      {"sign and send one event to a receiver, exactly as Hardenize does", runSend},
+		"authorize": {"pre-authorize a certificate (--tbs) or a key for names (--spki --names) in the rules file", runAuthorize},
+		"hooks":     {"manage Hardenize event hooks: list, setup, rotate, test, enable, disable, delete", runHooks},
+		"backfill":  {"pull missed events from the Hardenize API into HZ_EVENTS (resumable)", runBackfill},
+		"load":      {"load-test a receiver with freshly signed events; prints throughput and latency", runLoad},
+		"certs":     {"query the certificate inventory: list, show SHA256, report", runCerts},
+		"dlq":       {"dead letters: list, show SEQ, redrive or purge (one SEQ or by filter)", runDLQ},
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -265,12 +264,14 @@ func (a *App) runDevWorker(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	types := []string{"test", "ct.entry", "pki.cert.new"}
-	c, err := worker.EnsureConsumer(ctx, a.conn.JS, types, 30*time.Second)
+	cfg := worker.Config{Types: []string{"test", "ct.entry", "pki.cert.new"}, MaxDeliver: 5, AckWait: 30 * time.Second,
+		Concurrency: 2, BatchSize: 50, Backoff: []string{"1s", "5s", "30s", "2m", "10m"}, ShutdownTimeout: a.cfg.ShutdownTimeout}
+	log := a.log.With("component", "worker")
+	d, err := worker.NewDispatcher(a.conn, cfg, log, a.reg, worker.DefaultHandlers(log))
 	if err != nil {
 		return err
 	}
-	return worker.Consume(ctx, c, a.log.With("component", "worker"), func(context.Context, jetstream.Msg) error { return nil })
+	return d.Run(ctx)
 }
 
 func (a *App) httpServer(h http.Handler) *http.Server {

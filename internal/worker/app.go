@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/dlq"
+	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/queue"
 )
@@ -23,77 +27,161 @@ type Registry interface {
 	prometheus.Gatherer
 }
 
+// Deps are the worker's injected dependencies.
+type Deps struct {
+	Log      *slog.Logger
+	Registry Registry
+	// Handlers by event type; nil means DefaultHandlers. The inventory store plugs in here.
+	Handlers map[string]dispatch.Handler
+}
+
+// App is a configured worker: connected to NATS, admin listener bound, ready to Run.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	reg   Registry
+	conn  *queue.Conn
+	admin net.Listener
+	disp  *dispatch.Dispatcher
+
+	stopping atomic.Bool
+}
+
 // Run consumes the configured types until ctx ends, serving the admin listener meanwhile.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, reg Registry) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	conn, err := queue.Connect(ctx, cfg.NATSURL, "hzhook-worker", log)
+	a, err := New(ctx, cfg, Deps{Log: log, Registry: reg})
 	if err != nil {
 		return err
 	}
-	defer conn.Close(5 * time.Second)
-	ln, err := net.Listen("tcp", cfg.AdminListen)
-	if err != nil {
-		return fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
+	return a.Run(ctx)
+}
+
+// New validates cfg, connects to NATS (retrying until ctx ends), binds the admin listener and sets
+// up the dispatcher of the worker group. Nothing is consumed or served until Run.
+func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	ready := func() error {
-		if !conn.Ready() {
-			return errors.New("nats unreachable")
+	if d.Handlers == nil {
+		d.Handlers = DefaultHandlers(d.Log)
+	}
+	a := &App{cfg: cfg, log: d.Log, reg: d.Registry}
+	defer func() {
+		if err != nil {
+			a.close()
 		}
-		return nil
+	}()
+	if a.conn, err = queue.Connect(ctx, cfg.NATSURL, "hzhook-worker", d.Log); err != nil {
+		return nil, err
 	}
+	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
+	}
+	if a.disp, err = NewDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AdminURL is the base URL of the admin listener (API, metrics, health).
+func (a *App) AdminURL() string { return "http://" + a.admin.Addr().String() }
+
+// Run consumes and serves until ctx ends, then shuts down in stages: readiness goes false, fetching
+// stops and in-flight batches finish (up to --shutdown-timeout), the admin listener closes, NATS is
+// drained. A clean stop returns nil.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	e := handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready)
+	api := e.Group("/api/v1", handlers.BearerToken(a.cfg.AdminToken))
+	handlers.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
 	admin := &http.Server{
-		Handler:           handlers.NewAdminServer(reg, reg, log, ready),
+		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      60 * time.Second, // a bulk redrive may take a while
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := admin.Serve(a.admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve admin: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := a.disp.Run(gctx)
+		// The admin listener outlives the drain so /metrics and /readyz answer meanwhile.
+		a.stopping.Store(true)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		return admin.Shutdown(sctx)
+		return errors.Join(err, admin.Shutdown(sctx))
 	})
 	g.Go(func() error {
-		c, err := waitConsumer(gctx, conn.JS, cfg, log)
-		if err != nil {
-			return err
-		}
-		log.Info("worker consuming", "types", cfg.Types, "consumer", ConsumerName(cfg.Types))
-		return Consume(gctx, c, log, func(context.Context, jetstream.Msg) error { return nil })
+		<-gctx.Done()
+		a.stopping.Store(true)
+		return nil
 	})
-	err = g.Wait()
+	a.log.Info("worker started", "types", a.cfg.Types, "consumer", ConsumerName(a.cfg.Types), "admin", a.AdminURL())
+	err := g.Wait()
+	a.log.Info("worker stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
 
-// waitConsumer retries until the stream exists (the receiver creates it) and the consumer is set up.
-func waitConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (jetstream.Consumer, error) {
-	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := EnsureConsumer(cctx, js, cfg.Types, cfg.AckWait)
-		cancel()
-		if err == nil {
-			return c, nil
-		}
-		log.Warn("consumer not ready; retrying", "err", err, "retry_in", wait.String())
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
+func (a *App) ready() error {
+	switch {
+	case a.stopping.Load():
+		return errors.New("shutting down")
+	case !a.conn.Ready():
+		return errors.New("nats unreachable")
+	}
+	return nil
+}
+
+func (a *App) close() {
+	if a.admin != nil {
+		_ = a.admin.Close()
+	}
+	if a.conn != nil {
+		a.conn.Close(5 * time.Second)
 	}
 }
+
+// NewDispatcher returns the dispatcher of the worker group cfg.Types on HZ_EVENTS: the group's
+// durable consumer, the Hardenize envelope parsed, test events acknowledged, dead letters to stage
+// "worker". The receiver's --dev mode uses it for its in-process worker.
+func NewDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheus.Registerer, hs map[string]dispatch.Handler) (*dispatch.Dispatcher, error) {
+	backoff, err := cfg.Schedule()
+	if err != nil {
+		return nil, fmt.Errorf("--backoff: %w", err)
+	}
+	subjects := make([]string, 0, len(cfg.Types))
+	for _, t := range cfg.Types {
+		subjects = append(subjects, queue.Subject(t))
+	}
+	return dispatch.New(conn.JS, nil, dispatch.Options{
+		Stream:         queue.StreamEvents,
+		Consumer:       ConsumerName(cfg.Types),
+		Description:    "hzhook worker for " + strings.Join(cfg.Types, ", "),
+		FilterSubjects: subjects,
+		Stage:          StageWorker,
+		ParseEnvelope:  true,
+		Handlers:       hs,
+		AckOnly:        []string{events.TypeTest},
+		MaxDeliver:     cfg.MaxDeliver,
+		Backoff:        backoff,
+		AckWait:        cfg.AckWait,
+		BatchSize:      cfg.BatchSize,
+		Concurrency:    cfg.Concurrency,
+		ShutdownGrace:  cfg.ShutdownTimeout,
+		Log:            log,
+		Registerer:     reg,
+	})
+}
+
+// StageWorker is the dead-letter stage of event workers: their dead letters are hz.dlq.worker.
+const StageWorker = "worker"

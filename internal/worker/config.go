@@ -19,6 +19,11 @@ type Config struct {
 	MaxDeliver  int
 	AckWait     time.Duration
 	LogLevel    string
+
+	Concurrency     int           // batches in flight at once in this replica
+	BatchSize       int           // messages per fetch and per handler call
+	Backoff         []string      // durations between deliveries of a failing event; see Schedule
+	ShutdownTimeout time.Duration // how long in-flight batches may finish after SIGTERM
 }
 
 // Bind defines every worker setting on s, with its flag, environment variable and default.
@@ -31,6 +36,29 @@ func Bind(s *config.Set, c *Config) {
 	s.Int(&c.MaxDeliver, "max-deliver", "HZ_MAX_DELIVER", 5, "deliveries of one event before it is dead-lettered")
 	s.Duration(&c.AckWait, "ack-wait", "HZ_ACK_WAIT", 30*time.Second, "time a handler has before JetStream redelivers the event")
 	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.Int(&c.Concurrency, "concurrency", "HZ_CONCURRENCY", 4, "batches processed at once by this replica")
+	s.Int(&c.BatchSize, "batch-size", "HZ_BATCH_SIZE", 50, "events fetched at once and handed to a handler in one call (one store transaction)")
+	s.List(&c.Backoff, "backoff", "HZ_BACKOFF", []string{"1s", "5s", "30s", "2m", "10m"}, "delays before redelivering a failing event, one per attempt; the last repeats")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 30*time.Second, "time in-flight events get to finish on shutdown before they are given back")
+}
+
+// Schedule parses Backoff.
+func (c Config) Schedule() ([]time.Duration, error) {
+	if len(c.Backoff) == 0 {
+		return nil, errors.New("name at least one duration, e.g. 1s,5s,30s")
+	}
+	out := make([]time.Duration, 0, len(c.Backoff))
+	for _, s := range c.Backoff {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("%q: must not be negative", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // Validate reports every invalid setting at once, each named by its flag.
@@ -53,6 +81,18 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait < time.Second {
 		bad("ack-wait", "must be at least 1s")
+	}
+	if c.Concurrency < 1 || c.Concurrency > 256 {
+		bad("concurrency", "must be between 1 and 256")
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1000 {
+		bad("batch-size", "must be between 1 and 1000")
+	}
+	if _, err := c.Schedule(); err != nil {
+		bad("backoff", "%v", err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "must be positive")
 	}
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		bad("log-level", "%v", err)

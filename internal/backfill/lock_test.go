@@ -1,0 +1,61 @@
+package backfill_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/backfill"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+func TestLockAllowsOneOwner(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	ctx := context.Background()
+	conn, err := queue.Connect(ctx, srv.URL(), "lock-test", log)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+
+	a, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-a", time.Hour)
+	require.NoError(t, err)
+	_, err = backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
+	require.ErrorIs(t, err, backfill.ErrLocked)
+	assert.Contains(t, err.Error(), "held by pod-a")
+	require.NoError(t, a.Refresh(ctx))
+
+	other, err := backfill.AcquireLock(ctx, conn.JS, "another-job", "pod-b", time.Hour)
+	require.NoError(t, err, "locks are per key")
+	require.NoError(t, other.Release(ctx))
+
+	require.NoError(t, a.Release(ctx))
+	b, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
+	require.NoError(t, err, "a released lock can be taken")
+	assert.Error(t, a.Release(ctx), "a stale owner cannot release the new owner's lock")
+	require.NoError(t, b.Release(ctx))
+}
+
+func TestLockExpires(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	ctx := context.Background()
+	conn, err := queue.Connect(ctx, srv.URL(), "lock-test", log)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+
+	_, err = backfill.AcquireLock(ctx, conn.JS, "reconcile", "crashed-pod", time.Second)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		l, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Second)
+		return err == nil && l != nil
+	}, 15*time.Second, 100*time.Millisecond, "a crashed owner's lock frees itself after the TTL")
+}

@@ -1,0 +1,96 @@
+// Package dlq holds the operator's dead-letter operations on HZ_DLQ: list (with reason, attempts
+// and paging), show, redrive back into the original stream, and purge, one by one or by filter.
+// Dead letters are written by the dispatcher through queue.Publisher.DeadLetter; this package only
+// reads, moves and deletes them. Every operation is safe for concurrent use.
+package dlq
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+// Letter is one dead letter: where it came from and why it was given up on. Header and Data are
+// filled by Get only.
+type Letter struct {
+	Seq            uint64    `json:"seq"`   // sequence in HZ_DLQ: the id operators use
+	Stage          string    `json:"stage"` // "worker", "pubsub", "alerts", ...
+	Subject        string    `json:"subject"`
+	OriginalSeq    uint64    `json:"originalSeq,omitempty"`
+	MsgID          string    `json:"msgId,omitempty"`
+	EventID        string    `json:"eventId,omitempty"`
+	Type           string    `json:"type,omitempty"`
+	Org            string    `json:"org,omitempty"`
+	Class          string    `json:"class"`
+	Reason         string    `json:"reason"`
+	Error          string    `json:"error"`
+	Handler        string    `json:"handler,omitempty"`
+	Attempts       int       `json:"attempts"`
+	DeadLetteredAt time.Time `json:"deadLetteredAt"`
+	Size           int       `json:"size"` // body bytes
+
+	Header nats.Header `json:"-"`
+	Data   []byte      `json:"-"`
+}
+
+// Filter selects dead letters; empty fields match anything.
+type Filter struct {
+	Class   string // queue.ClassPermanent, ClassTransient, ClassRejected
+	Reason  string
+	Type    string // event type
+	Stage   string
+	Handler string
+}
+
+// IsZero reports whether f matches every dead letter.
+func (f Filter) IsZero() bool { return f == Filter{} }
+
+// Match reports whether l passes f.
+func (f Filter) Match(l Letter) bool {
+	eq := func(want, got string) bool { return want == "" || want == got }
+	return eq(f.Class, l.Class) && eq(f.Reason, l.Reason) && eq(f.Type, l.Type) &&
+		eq(f.Stage, l.Stage) && eq(f.Handler, l.Handler)
+}
+
+// letterOf reads the dead-letter headers of a stored message.
+func letterOf(seq uint64, subject string, h nats.Header, size int) Letter {
+	l := Letter{
+		Seq:     seq,
+		Stage:   strings.TrimPrefix(subject, queue.DLQSubjectPrefix),
+		Subject: h.Get(queue.HeaderDLQSubject),
+		MsgID:   h.Get(queue.HeaderOriginalMsgID),
+		EventID: h.Get(queue.HeaderEventID),
+		Type:    h.Get(queue.HeaderEventType),
+		Org:     h.Get(queue.HeaderOrg),
+		Class:   h.Get(queue.HeaderDLQClass),
+		Reason:  h.Get(queue.HeaderDLQReason),
+		Error:   h.Get(queue.HeaderDLQError),
+		Handler: h.Get(queue.HeaderDLQHandler),
+		Size:    size,
+	}
+	l.OriginalSeq, _ = strconv.ParseUint(h.Get(queue.HeaderDLQSeq), 10, 64)
+	l.Attempts, _ = strconv.Atoi(h.Get(queue.HeaderDLQAttempts))
+	l.DeadLetteredAt, _ = time.Parse(time.RFC3339Nano, h.Get(queue.HeaderDLQTime))
+	return l
+}
+
+// letterOfMsg reads a message of a headers-only consumer (the body size is in Nats-Msg-Size).
+func letterOfMsg(m jetstream.Msg, seq uint64) Letter {
+	size, _ := strconv.Atoi(m.Headers().Get(msgSizeHeader))
+	return letterOf(seq, m.Subject(), m.Headers(), size)
+}
+
+// msgSizeHeader carries the body size in a headers-only delivery.
+const msgSizeHeader = "Nats-Msg-Size"
+
+// dlqHeaders are added by dead-lettering and removed again by a redrive.
+var dlqHeaders = []string{
+	queue.HeaderDLQError, queue.HeaderDLQReason, queue.HeaderDLQClass, queue.HeaderDLQAttempts,
+	queue.HeaderDLQHandler, queue.HeaderDLQTime, queue.HeaderDLQSubject, queue.HeaderDLQSeq,
+	queue.HeaderOriginalMsgID, nats.MsgIdHdr, msgSizeHeader,
+}

@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/hzhook/hzhook/internal/dlq"
+)
+
+// DLQ is what the dead-letter routes need (*dlq.Store).
+type DLQ interface {
+	List(ctx context.Context, f dlq.Filter, page, pageSize int) (dlq.Page, error)
+	Get(ctx context.Context, seq uint64) (dlq.Letter, error)
+	Redrive(ctx context.Context, seq uint64) (dlq.Redriven, error)
+	RedriveMatching(ctx context.Context, f dlq.Filter, all bool) (dlq.Bulk, error)
+	Purge(ctx context.Context, seq uint64) error
+	PurgeMatching(ctx context.Context, f dlq.Filter, all bool) (dlq.Bulk, error)
+}
+
+// Paging limits of list routes.
+const (
+	dlqDefaultPageSize = 50
+	dlqMaxPageSize     = 200
+)
+
+// RegisterDLQ adds the dead-letter routes to g (the bearer-token guarded /api/v1 group):
+//
+//	GET    /dlq                 list: class, reason, type, stage, handler, page, pageSize
+//	GET    /dlq/{seq}           one dead letter with headers and body
+//	POST   /dlq/{seq}/redrive   send it back to its original subject
+//	DELETE /dlq/{seq}           purge it (204)
+//	POST   /dlq/redrive         redrive every match of the filter (or all=true)
+//	DELETE /dlq                 purge every match of the filter (or all=true)
+func RegisterDLQ(g *echo.Group, d DLQ) {
+	h := dlqRoutes{d: d}
+	g.GET("/dlq", h.list)
+	g.POST("/dlq/redrive", h.redriveMatching)
+	g.DELETE("/dlq", h.purgeMatching)
+	g.GET("/dlq/:seq", h.show)
+	g.POST("/dlq/:seq/redrive", h.redrive)
+	g.DELETE("/dlq/:seq", h.purge)
+}
+
+type dlqRoutes struct{ d DLQ }
+
+// DLQDetail is the answer of GET /dlq/{seq}: the letter, its headers, and its body as JSON when it
+// is JSON (dataBase64 otherwise).
+type DLQDetail struct {
+	dlq.Letter
+	Headers    map[string][]string `json:"headers"`
+	Data       json.RawMessage     `json:"data,omitempty"`
+	DataBase64 string              `json:"dataBase64,omitempty"`
+}
+
+func (h dlqRoutes) list(c echo.Context) error {
+	page, err := dlqIntParam(c, "page", 1, 1, 1<<30)
+	if err != nil {
+		return err
+	}
+	size, err := dlqIntParam(c, "pageSize", dlqDefaultPageSize, 1, dlqMaxPageSize)
+	if err != nil {
+		return err
+	}
+	p, err := h.d.List(c.Request().Context(), dlqFilter(c), page, size)
+	if err != nil {
+		return dlqError(err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (h dlqRoutes) show(c echo.Context) error {
+	seq, err := dlqSeqParam(c)
+	if err != nil {
+		return err
+	}
+	l, err := h.d.Get(c.Request().Context(), seq)
+	if err != nil {
+		return dlqError(err)
+	}
+	out := DLQDetail{Letter: l, Headers: map[string][]string(l.Header)}
+	if json.Valid(l.Data) {
+		out.Data = l.Data
+	} else if len(l.Data) > 0 {
+		out.DataBase64 = base64.StdEncoding.EncodeToString(l.Data)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h dlqRoutes) redrive(c echo.Context) error {
+	seq, err := dlqSeqParam(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.d.Redrive(c.Request().Context(), seq)
+	if err != nil {
+		return dlqError(err)
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h dlqRoutes) purge(c echo.Context) error {
+	seq, err := dlqSeqParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.d.Purge(c.Request().Context(), seq); err != nil {
+		return dlqError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h dlqRoutes) redriveMatching(c echo.Context) error {
+	b, err := h.d.RedriveMatching(c.Request().Context(), dlqFilter(c), c.QueryParam("all") == "true")
+	if err != nil {
+		return dlqError(err)
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+func (h dlqRoutes) purgeMatching(c echo.Context) error {
+	b, err := h.d.PurgeMatching(c.Request().Context(), dlqFilter(c), c.QueryParam("all") == "true")
+	if err != nil {
+		return dlqError(err)
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+func dlqFilter(c echo.Context) dlq.Filter {
+	return dlq.Filter{
+		Class: c.QueryParam("class"), Reason: c.QueryParam("reason"), Type: c.QueryParam("type"),
+		Stage: c.QueryParam("stage"), Handler: c.QueryParam("handler"),
+	}
+}
+
+// dlqError maps the dead-letter store's errors to answers; anything else is a logged 500.
+func dlqError(err error) error {
+	switch {
+	case errors.Is(err, dlq.ErrNotFound):
+		return Error(http.StatusNotFound, err.Error())
+	case errors.Is(err, dlq.ErrNoFilter):
+		return Error(http.StatusBadRequest, err.Error()+" (all=true)")
+	}
+	return err
+}
+
+func dlqSeqParam(c echo.Context) (uint64, error) {
+	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, ParamError("seq", "must be a positive integer")
+	}
+	return seq, nil
+}
+
+func dlqIntParam(c echo.Context, name string, def, lo, hi int) (int, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, ParamError(name, "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+	}
+	return n, nil
+}

@@ -1,0 +1,59 @@
+package hzctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/rules"
+)
+
+// runAuthorize appends an authorization to the rules file: one issuance by tbsSha256, or a key by
+// spkiSha256 limited to names. Running workers pick the change up when they next poll the file.
+func runAuthorize(_ context.Context, args []string, cio IO) error {
+	var (
+		spec  rules.AuthorizationSpec
+		path  string
+		names []string
+	)
+	set := config.NewSet("hzctl authorize", cio.Env)
+	set.String(&spec.TBSSHA256, "tbs", "", "", "authorize one issuance: its tbsSha256 (precertificate and certificate share it)")
+	set.String(&spec.SPKISHA256, "spki", "", "", "authorize a key: its spkiSha256 (renewals on a known key); needs --names")
+	set.List(&names, "names", "", nil, "with --spki: the names (comma-separated) the key may appear with; .example.com = it and all subdomains")
+	set.String(&path, "rules", "HZ_RULES_FILE", "", "rules file to edit (created if missing)")
+	set.String(&spec.Note, "note", "", "", "why, for the next reader of the rules file")
+	if err := parse(set, args, cio); err != nil {
+		return err
+	}
+	switch {
+	case path == "":
+		return errors.New("--rules (or HZ_RULES_FILE) is required")
+	case (spec.TBSSHA256 == "") == (spec.SPKISHA256 == ""):
+		return errors.New("give exactly one of --tbs or --spki")
+	case spec.SPKISHA256 != "" && len(names) == 0:
+		return errors.New("--spki needs --names: a key is authorized only for the names it is expected on")
+	case spec.TBSSHA256 != "" && len(names) > 0:
+		return errors.New("--names applies only to --spki")
+	}
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" {
+			spec.Names = append(spec.Names, n)
+		}
+	}
+	added, err := rules.AddAuthorization(path, spec)
+	if err != nil {
+		return err
+	}
+	what := "tbsSha256 " + strings.ToLower(spec.TBSSHA256)
+	if spec.SPKISHA256 != "" {
+		what = fmt.Sprintf("spkiSha256 %s for %s", strings.ToLower(spec.SPKISHA256), strings.Join(spec.Names, ", "))
+	}
+	if !added {
+		fmt.Fprintf(cio.Out, "already authorized: %s in %s\n", what, path)
+		return nil
+	}
+	fmt.Fprintf(cio.Out, "authorized %s in %s\n", what, path)
+	return nil
+}

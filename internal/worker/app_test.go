@@ -1,0 +1,139 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/dlq"
+	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+// startApp boots a worker on conn's server and stops it (asserting a clean stop) when the test ends.
+func startApp(t *testing.T, url string, args ...string) *App {
+	t.Helper()
+	cfg := testConfig(t, append([]string{"--nats-url", url, "--backoff", "50ms", "--max-deliver", "2"}, args...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return app
+}
+
+// The default handlers validate: a good ct.entry and pki.cert.new are acknowledged, a ct.entry
+// whose leaf does not hash to its sha256 is dead-lettered at once as permanent.
+func TestDefaultHandlersValidatePayloads(t *testing.T) {
+	conn, srv := startJetStream(t)
+	startApp(t, srv.URL())
+	for i, typ := range []string{events.TypeCTEntry, events.TypeCertNew, events.TypeTest} {
+		body, err := events.Sample(typ, int64(i+1), time.Now())
+		require.NoError(t, err)
+		publishEvent(t, conn, typ, i+1, body)
+	}
+	bad, err := events.Sample(events.TypeCTEntry, 9, time.Now())
+	require.NoError(t, err)
+	publishEvent(t, conn, events.TypeCTEntry, 9, tamperSHA256(t, bad))
+
+	consumer := ConsumerName([]string{events.TypeCTEntry, events.TypeCertNew})
+	store := dlq.New(conn.JS, dlq.Options{})
+	require.Eventually(t, func() bool {
+		p, err := store.List(context.Background(), dlq.Filter{}, 1, 10)
+		return err == nil && p.Total == 1 && settled(conn, consumer)
+	}, 20*time.Second, 20*time.Millisecond)
+	p, err := store.List(context.Background(), dlq.Filter{}, 1, 10)
+	require.NoError(t, err)
+	l := p.Items[0]
+	assert.Equal(t, "9", l.EventID)
+	assert.Equal(t, queue.ClassPermanent, l.Class)
+	assert.Equal(t, "invalid_payload", l.Reason)
+	assert.Equal(t, 1, l.Attempts)
+	assert.Contains(t, l.Error, "SHA-256 of the DER does not match")
+}
+
+func TestReadyzFollowsNATS(t *testing.T) {
+	_, srv := startJetStream(t)
+	app := startApp(t, srv.URL())
+	status := func() int {
+		resp, err := http.Get(app.AdminURL() + "/readyz")
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return status() == http.StatusOK }, 10*time.Second, 20*time.Millisecond)
+	srv.Shutdown()
+	require.Eventually(t, func() bool { return status() == http.StatusServiceUnavailable }, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "backoff from env", env: map[string]string{"HZ_BACKOFF": "100ms,2s"}},
+		{name: "bad backoff", args: []string{"--backoff", "1s,soon"}, wantErr: "--backoff"},
+		{name: "negative backoff", args: []string{"--backoff", "-1s"}, wantErr: "--backoff"},
+		{name: "zero concurrency", args: []string{"--concurrency", "0"}, wantErr: "--concurrency"},
+		{name: "huge batch", env: map[string]string{"HZ_BATCH_SIZE": "100000"}, wantErr: "--batch-size"},
+		{name: "no shutdown time", args: []string{"--shutdown-timeout", "0s"}, wantErr: "--shutdown-timeout"},
+		{name: "max deliver", args: []string{"--max-deliver", "0"}, wantErr: "--max-deliver"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg Config
+			set := config.NewSet("worker", func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			Bind(set, &cfg)
+			require.NoError(t, set.Parse(tc.args))
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+	var cfg Config
+	set := config.NewSet("worker", func(string) (string, bool) { return "", false })
+	Bind(set, &cfg)
+	require.NoError(t, set.Parse(nil))
+	s, err := cfg.Schedule()
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}, s)
+}
+
+func TestConsumerNameIsSortedAndShared(t *testing.T) {
+	assert.Equal(t, "hz-worker-ct_entry-pki_cert_new", ConsumerName([]string{"pki.cert.new", "ct.entry"}))
+	assert.Equal(t, ConsumerName([]string{"ct.entry", "pki.cert.new"}), ConsumerName([]string{"pki.cert.new", "ct.entry"}))
+}
+
+// tamperSHA256 replaces data.sha256 of an event body by a well-formed but wrong fingerprint.
+func tamperSHA256(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var env map[string]any
+	require.NoError(t, json.Unmarshal(body, &env))
+	env["data"].(map[string]any)["sha256"] = strings.Repeat("ab", 32)
+	out, err := json.Marshal(env)
+	require.NoError(t, err)
+	return out
+}

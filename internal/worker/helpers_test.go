@@ -1,0 +1,74 @@
+package worker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startJetStream runs an embedded nats-server with both streams and returns a connection to it.
+func startJetStream(t *testing.T) (*queue.Conn, *queue.Embedded) {
+	t.Helper()
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, discardLog())
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	conn, err := queue.Connect(context.Background(), srv.URL(), "worker-test", discardLog())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+	require.NoError(t, queue.EnsureStreams(context.Background(), conn.JS, queue.DefaultStreamOptions()))
+	return conn, srv
+}
+
+// testConfig is the worker configuration of args over the defaults, with no environment and an
+// admin listener on a free port.
+func testConfig(t *testing.T, args ...string) Config {
+	t.Helper()
+	var cfg Config
+	set := config.NewSet("worker", func(string) (string, bool) { return "", false })
+	Bind(set, &cfg)
+	require.NoError(t, set.Parse(append([]string{"--admin-listen", "127.0.0.1:0"}, args...)))
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+// publishEvent stores body as the receiver would for an event of typ with id.
+func publishEvent(t *testing.T, conn *queue.Conn, typ string, id int, body []byte) {
+	t.Helper()
+	msg := nats.NewMsg(queue.Subject(typ))
+	msg.Data = body
+	msg.Header.Set(queue.HeaderOrg, "demo")
+	msg.Header.Set(queue.HeaderHookID, "hook")
+	msg.Header.Set(queue.HeaderEventID, strconv.Itoa(id))
+	msg.Header.Set(queue.HeaderEventType, typ)
+	msg.Header.Set(queue.HeaderSource, queue.SourceWebhook)
+	_, err := queue.NewPublisher(conn.JS).Publish(context.Background(), msg, queue.MsgID("demo", "hook", strconv.Itoa(id), body))
+	require.NoError(t, err)
+}
+
+// settled reports whether the consumer has nothing pending and nothing unacknowledged.
+func settled(conn *queue.Conn, consumer string) bool {
+	c, err := conn.JS.Consumer(context.Background(), queue.StreamEvents, consumer)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(context.Background())
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}
+
+type handlerFunc func(ctx context.Context, batch []dispatch.Message) []error
+
+func (f handlerFunc) Handle(ctx context.Context, batch []dispatch.Message) []error {
+	return f(ctx, batch)
+}
