@@ -137,10 +137,7 @@ func (o IntakeOptions) measure(ctx context.Context, tg target, run, rate int) (L
 func (o IntakeOptions) load(ctx context.Context, url string, rate int) (LoadResult, error) {
 	args := []string{"load", "--url", url, "--org", benchOrg, "--hook", benchHook,
 		"--concurrency", strconv.Itoa(o.Connections), "--duration", o.Duration.String(),
-		"--size", strconv.Itoa(o.Size), "--json"}
-	if rate > 0 {
-		args = append(args, "--rate", strconv.Itoa(rate))
-	}
+		"--size", strconv.Itoa(o.Size), "--rate", strconv.Itoa(rate), "--json"}
 	cmd := exec.CommandContext(ctx, filepath.Join(o.BinDir, "hzctl"), args...)
 	cmd.Env = append(os.Environ(), "HZ_HOOK_SECRET="+benchSecret)
 	var stderr bytes.Buffer
