@@ -17,11 +17,13 @@ import (
 
 // Setting describes one configurable value.
 type Setting struct {
-	Flag    string // without dashes
+	Flag    string // without dashes; empty for a setting read only from the environment
 	Env     string // empty when the setting has no environment variable
 	Default string
 	Usage   string
 	Secret  bool // value is masked when the effective configuration is logged
+
+	value flag.Value
 }
 
 // Set is a flag set whose flags may also be set through environment variables.
@@ -47,8 +49,10 @@ func (s *Set) FlagSet() *flag.FlagSet { return s.fs }
 func (s *Set) Settings() []Setting { return append([]Setting(nil), s.settings...) }
 
 func (s *Set) add(v flag.Value, name, env, usage string, secret bool) {
-	s.fs.Var(v, name, usage)
-	s.settings = append(s.settings, Setting{Flag: name, Env: env, Default: v.String(), Usage: usage, Secret: secret})
+	if name != "" {
+		s.fs.Var(v, name, usage)
+	}
+	s.settings = append(s.settings, Setting{Flag: name, Env: env, Default: v.String(), Usage: usage, Secret: secret, value: v})
 }
 
 // String defines a string setting.
@@ -61,6 +65,13 @@ func (s *Set) String(p *string, name, env, def, usage string) {
 func (s *Set) SecretString(p *string, name, env, def, usage string) {
 	*p = def
 	s.add((*stringValue)(p), name, env, usage, true)
+}
+
+// SecretEnv defines a secret read only from the environment variable env: a flag would leave it in
+// shell history and in the process list.
+func (s *Set) SecretEnv(p *string, env, usage string) {
+	*p = ""
+	s.add((*stringValue)(p), "", env, usage, true)
 }
 
 // Bool defines a boolean setting.
@@ -109,7 +120,7 @@ func (s *Set) Parse(args []string) error {
 		if !ok {
 			continue
 		}
-		if err := s.fs.Set(st.Flag, v); err != nil {
+		if err := st.value.Set(v); err != nil {
 			return fmt.Errorf("environment variable %s: %w", st.Env, err)
 		}
 	}
@@ -124,7 +135,10 @@ func (s *Set) PrintUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage of %s:\n", s.fs.Name())
 	for _, st := range s.settings {
 		line := "  --" + st.Flag
-		if st.Env != "" {
+		switch {
+		case st.Flag == "":
+			line = "  env " + st.Env + " (environment only)"
+		case st.Env != "":
 			line += " (env " + st.Env + ")"
 		}
 		fmt.Fprintln(w, line)
@@ -140,11 +154,15 @@ func (s *Set) PrintUsage(w io.Writer) {
 func (s *Set) Effective() map[string]string {
 	out := make(map[string]string, len(s.settings))
 	for _, st := range s.settings {
-		v := s.fs.Lookup(st.Flag).Value.String()
+		v := st.value.String()
 		if st.Secret && v != "" {
 			v = "*****"
 		}
-		out[st.Flag] = v
+		key := st.Flag
+		if key == "" {
+			key = st.Env
+		}
+		out[key] = v
 	}
 	return out
 }

@@ -16,6 +16,7 @@ type testConfig struct {
 	MaxBody   int64
 	Dev       bool
 	Types     []string
+	APIToken  string
 }
 
 func newTestSet(env map[string]string) (*Set, *testConfig) {
@@ -27,6 +28,7 @@ func newTestSet(env map[string]string) (*Set, *testConfig) {
 	s.Int64(&c.MaxBody, "max-body-bytes", "HZ_MAX_BODY_BYTES", 1<<20, "max body")
 	s.Bool(&c.Dev, "dev", "", false, "development mode")
 	s.List(&c.Types, "types", "HZ_TYPES", []string{"ct.entry", "pki.cert.new"}, "event types")
+	s.SecretEnv(&c.APIToken, "HZ_API_TOKEN", "api token")
 	return s, &c
 }
 
@@ -90,6 +92,20 @@ func TestUsageAndEffective(t *testing.T) {
 	eff := s.Effective()
 	assert.Equal(t, "*****", eff["token"])
 	assert.NotContains(t, eff, "s3cr3t-value")
-	assert.Equal(t, []string{"HZ_LISTEN", "HZ_MAX_BODY_BYTES", "HZ_TOKEN", "HZ_TOLERANCE", "HZ_TYPES"}, s.EnvNames())
+	assert.Equal(t, []string{"HZ_API_TOKEN", "HZ_LISTEN", "HZ_MAX_BODY_BYTES", "HZ_TOKEN", "HZ_TOLERANCE", "HZ_TYPES"}, s.EnvNames())
 	assert.True(t, IsHelp(s.Parse([]string{"--help"})))
+}
+
+func TestSecretEnvHasNoFlag(t *testing.T) {
+	s, c := newTestSet(map[string]string{"HZ_API_TOKEN": "tok-123"})
+	require.NoError(t, s.Parse(nil))
+	assert.Equal(t, "tok-123", c.APIToken)
+	assert.Equal(t, "*****", s.Effective()["HZ_API_TOKEN"])
+
+	s, _ = newTestSet(nil)
+	s.FlagSet().SetOutput(&bytes.Buffer{})
+	require.Error(t, s.Parse([]string{"--api-token", "x"}), "no flag: a token never lands in shell history")
+	var buf bytes.Buffer
+	s.PrintUsage(&buf)
+	assert.Contains(t, buf.String(), "env HZ_API_TOKEN (environment only)")
 }

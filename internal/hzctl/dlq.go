@@ -57,7 +57,7 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 	}
 	set := config.NewSet("hzctl dlq "+sub, cio.Env)
 	set.String(&o.API, "api", "", "http://127.0.0.1:9091", "worker admin listener serving the dead-letter API")
-	set.SecretString(&o.Token, "token", "HZ_ADMIN_TOKEN", "", "admin API bearer token (prefer the env var)")
+	set.SecretEnv(&o.Token, "HZ_ADMIN_TOKEN", "admin API bearer token")
 	set.Bool(&o.JSON, "json", "", false, "print JSON for scripts instead of a table")
 	set.Duration(&o.Timeout, "timeout", "", time.Minute, "request timeout")
 	set.String(&o.Filter.Class, "class", "", "", "only dead letters of this error class: permanent, transient, rejected")

@@ -32,7 +32,7 @@ func Bind(s *config.Set, c *Config) {
 	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
 	s.String(&c.DB, "db", "HZ_DB_URL", "sqlite://./data/hzhook.db", "inventory store: sqlite://PATH or postgres://...")
 	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", "127.0.0.1:9091", "address of the admin listener (API, /metrics, /healthz, /readyz)")
-	s.SecretString(&c.AdminToken, "admin-token", "HZ_ADMIN_TOKEN", "", "bearer token of the admin API; empty answers 401 to all but health and metrics (prefer the env var: flags land in shell history)")
+	s.SecretEnv(&c.AdminToken, "HZ_ADMIN_TOKEN", "bearer token of the admin API; empty answers 401 to all but health and metrics")
 	s.Int(&c.MaxDeliver, "max-deliver", "HZ_MAX_DELIVER", 5, "deliveries of one event before it is dead-lettered")
 	s.Duration(&c.AckWait, "ack-wait", "HZ_ACK_WAIT", 30*time.Second, "time a handler has before JetStream redelivers the event")
 	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
