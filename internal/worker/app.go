@@ -43,6 +43,7 @@ type App struct {
 	conn  *queue.Conn
 	admin net.Listener
 	disp  *dispatch.Dispatcher
+	recon *reconciler // nil unless --reconcile-every
 
 	stopping atomic.Bool
 }
@@ -79,6 +80,11 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	}
 	if a.disp, err = NewDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers); err != nil {
 		return nil, err
+	}
+	if cfg.Reconcile.Every > 0 {
+		if a.recon, err = newReconciler(cfg.Reconcile, a.conn, d.Log.With("component", "reconcile"), d.Registry); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -123,6 +129,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.stopping.Store(true)
 		return nil
 	})
+	if a.recon != nil {
+		g.Go(func() error { return a.recon.run(gctx) })
+	}
 	a.log.Info("worker started", "types", a.cfg.Types, "consumer", ConsumerName(a.cfg.Types), "admin", a.AdminURL())
 	err := g.Wait()
 	a.log.Info("worker stopped")

@@ -24,6 +24,19 @@ type Config struct {
 	BatchSize       int           // messages per fetch and per handler call
 	Backoff         []string      // durations between deliveries of a failing event; see Schedule
 	ShutdownTimeout time.Duration // how long in-flight batches may finish after SIGTERM
+
+	Reconcile ReconcileConfig
+}
+
+// ReconcileConfig is the scheduled pull of missed events from the Hardenize API (off by default).
+type ReconcileConfig struct {
+	Every       time.Duration
+	APIURL      string
+	Org         string
+	HookID      string
+	User        string
+	Password    string
+	Credentials string // file with user and password, instead of the two env vars
 }
 
 // Bind defines every worker setting on s, with its flag, environment variable and default.
@@ -40,6 +53,17 @@ func Bind(s *config.Set, c *Config) {
 	s.Int(&c.BatchSize, "batch-size", "HZ_BATCH_SIZE", 50, "events fetched at once and handed to a handler in one call (one store transaction)")
 	s.List(&c.Backoff, "backoff", "HZ_BACKOFF", []string{"1s", "5s", "30s", "2m", "10m"}, "delays before redelivering a failing event, one per attempt; the last repeats")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 30*time.Second, "time in-flight events get to finish on shutdown before they are given back")
+	bindReconcile(s, &c.Reconcile)
+}
+
+func bindReconcile(s *config.Set, r *ReconcileConfig) {
+	s.Duration(&r.Every, "reconcile-every", "HZ_RECONCILE_EVERY", 0, "pull missed events from the Hardenize API this often, e.g. 24h (0 = off); one replica at a time")
+	s.String(&r.APIURL, "hardenize-api-url", "HZ_HARDENIZE_API_URL", "", "Hardenize Organization API base URL (default https://api.hardenize.com/v1/org/{org}/)")
+	s.String(&r.Org, "hardenize-org", "HZ_HARDENIZE_ORG", "", "organization whose events are reconciled (X-Hardenize-Org)")
+	s.String(&r.HookID, "reconcile-hook", "HZ_RECONCILE_HOOK", "", "event hook id the pulled events are stored under, so webhook deliveries and pulled events share message ids")
+	s.SecretEnv(&r.User, "HZ_API_USER", "Hardenize API user for --reconcile-every")
+	s.SecretEnv(&r.Password, "HZ_API_PASSWORD", "Hardenize API password for --reconcile-every")
+	s.String(&r.Credentials, "hardenize-credentials", "HZ_API_CREDENTIALS_FILE", "", "file with the Hardenize API user and password (instead of HZ_API_USER and HZ_API_PASSWORD)")
 }
 
 // Schedule parses Backoff.
@@ -96,6 +120,18 @@ func (c Config) Validate() error {
 	}
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		bad("log-level", "%v", err)
+	}
+	if r := c.Reconcile; r.Every != 0 {
+		switch {
+		case r.Every < time.Minute:
+			bad("reconcile-every", "%s is too often (at least 1m; Hardenize asks for a daily pull)", r.Every)
+		case r.Org == "":
+			bad("hardenize-org", "is required with --reconcile-every")
+		case r.HookID == "":
+			bad("reconcile-hook", "is required with --reconcile-every (the webhook hook id whose deliveries are reconciled)")
+		case r.Credentials == "" && (r.User == "" || r.Password == ""):
+			bad("reconcile-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
+		}
 	}
 	return errors.Join(errs...)
 }
