@@ -26,7 +26,7 @@ type certsOptions struct {
 
 func bindCertsCommon(set *config.Set, o *certsOptions) {
 	set.String(&o.API, "api", "", "http://127.0.0.1:9091", "worker admin listener serving the read API")
-	set.SecretString(&o.Token, "token", "HZ_ADMIN_TOKEN", "", "admin API bearer token (prefer the env var)")
+	set.SecretEnv(&o.Token, "HZ_ADMIN_TOKEN", "admin API bearer token")
 	set.Bool(&o.JSON, "json", "", false, "print the API's JSON answer instead of a table")
 	set.Duration(&o.Timeout, "timeout", "", 10*time.Second, "request timeout")
 }

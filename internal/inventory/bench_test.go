@@ -1,0 +1,170 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+// BenchmarkDrain loads a backlog of ct.entry events into JetStream (an embedded server) and drains
+// it into SQLite and, when HZ_TEST_POSTGRES_URL is set, PostgreSQL: batched (one transaction per
+// fetched batch) beside the one-transaction-per-message baseline. It consumes JetStream directly
+// (no dispatcher) and acknowledges each message after its transaction commits. Run it once:
+//
+//	go test -run '^$' -bench Drain -benchtime 1x ./internal/inventory/
+//
+// HZ_BENCH_EVENTS (default 100000) sets the backlog, HZ_BENCH_BASELINE_EVENTS (default the backlog,
+// at most 20000) the part the slow baseline drains, HZ_BENCH_BATCH (default 500) the batch size.
+func BenchmarkDrain(b *testing.B) {
+	n := benchEnv(b, "HZ_BENCH_EVENTS", 100000)
+	nBase := benchEnv(b, "HZ_BENCH_BASELINE_EVENTS", min(n, 20000))
+	batchSize := benchEnv(b, "HZ_BENCH_BATCH", 500)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: b.TempDir()}, log)
+	require.NoError(b, err)
+	b.Cleanup(srv.Shutdown)
+	conn, err := queue.Connect(ctx, srv.URL(), "bench", log)
+	require.NoError(b, err)
+	b.Cleanup(func() { conn.Close(time.Second) })
+	require.NoError(b, queue.EnsureStreams(ctx, conn.JS, queue.DefaultStreamOptions()))
+	loadBacklog(b, conn.JS, n)
+
+	backends := map[string]func(b *testing.B) string{
+		"sqlite": func(b *testing.B) string { return "sqlite://" + filepath.Join(b.TempDir(), "bench.db") },
+	}
+	if pg := os.Getenv("HZ_TEST_POSTGRES_URL"); pg != "" {
+		backends["postgres"] = func(b *testing.B) string { return postgresSchema(b, pg, "bench_"+randomHex(4)) }
+	}
+	for b.Loop() {
+		for _, name := range []string{"sqlite", "postgres"} {
+			newURL, ok := backends[name]
+			if !ok {
+				b.Logf("%s: skipped (HZ_TEST_POSTGRES_URL not set)", name)
+				continue
+			}
+			base := drain(b, conn.JS, newURL(b), name+"-baseline", nBase, 1)
+			batched := drain(b, conn.JS, newURL(b), name+"-batched", n, batchSize)
+			b.ReportMetric(base, name+"-per-message-events/s")
+			b.ReportMetric(batched, name+"-batched-events/s")
+			b.ReportMetric(batched/base, name+"-speedup-x")
+			b.Logf("%s: per-message %.0f events/s (%d events), batched %.0f events/s (%d events, batch %d), %.1fx",
+				name, base, nBase, batched, n, batchSize, batched/base)
+		}
+	}
+}
+
+func benchEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(b, err, name)
+	return n
+}
+
+// loadBacklog publishes n ct.entry events: 500 issuances, each logged in many logs at many indexes.
+func loadBacklog(b *testing.B, js jetstream.JetStream, n int) {
+	ca := newTestCA(b)
+	now := time.Now().UTC()
+	var issuances []*issuance
+	for i := range min(n, 500) {
+		issuances = append(issuances, ca.issue(b, int64(i+1), []string{fmt.Sprintf("h%d.example.com", i)}, now, now.AddDate(0, 0, 90)))
+	}
+	for i := range n {
+		is := issuances[i%len(issuances)]
+		m := message(b, int64(i+1), events.TypeCTEntry, is.ctEntry(i%2 == 0, logName(i%7), int64(i), now.Add(time.Duration(i)*time.Millisecond)))
+		msg := nats.NewMsg(queue.Subject(events.TypeCTEntry))
+		msg.Data = m.Data
+		msg.Header.Set(queue.HeaderOrg, "demo")
+		msg.Header.Set(queue.HeaderHookID, "hook1")
+		msg.Header.Set(queue.HeaderSource, queue.SourceWebhook)
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(queue.MsgID("demo", "hook1", strconv.Itoa(i+1), m.Data))); err != nil {
+			b.Fatal(err)
+		}
+		if i%5000 == 4999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("publish backlog: timeout")
+	}
+}
+
+// drain consumes count events from the start of HZ_EVENTS into a fresh store at dbURL, handing
+// batchSize messages to each Handle call, and returns events per second.
+func drain(b *testing.B, js jetstream.JetStream, dbURL, name string, count, batchSize int) float64 {
+	ctx := context.Background()
+	store, err := Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	require.NoError(b, err)
+	defer store.Close()
+	h := NewHandler(store, Options{})
+	cons, err := js.CreateOrUpdateConsumer(ctx, queue.StreamEvents, jetstream.ConsumerConfig{
+		Durable: "bench-" + name + "-" + randomHex(4), FilterSubject: queue.Subject(events.TypeCTEntry),
+		AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 20000,
+	})
+	require.NoError(b, err)
+	// Fetching the next messages overlaps with writing the current batch, as a dispatcher would.
+	fetched := make(chan []jetstream.Msg, 2)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(fetched)
+		for left := count; left > 0; {
+			batch, err := cons.Fetch(min(max(batchSize, 100), left, 1000), jetstream.FetchMaxWait(5*time.Second))
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			var msgs []jetstream.Msg
+			for m := range batch.Messages() {
+				msgs = append(msgs, m)
+			}
+			if err := batch.Error(); err != nil {
+				fetchErr <- err
+				return
+			}
+			left -= len(msgs)
+			fetched <- msgs
+		}
+	}()
+	start := time.Now()
+	for msgs := range fetched {
+		for len(msgs) > 0 {
+			k := min(batchSize, len(msgs))
+			dm := make([]dispatch.Message, k)
+			for i, m := range msgs[:k] {
+				ev, err := events.ParseEnvelope(m.Data())
+				require.NoError(b, err)
+				dm[i] = dispatch.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Event: ev, ReceivedAt: start}
+			}
+			for i, err := range h.Handle(ctx, dm) {
+				require.NoError(b, err)
+				require.NoError(b, msgs[i].Ack())
+			}
+			msgs = msgs[k:]
+		}
+	}
+	select {
+	case err := <-fetchErr:
+		b.Fatal(err)
+	default:
+	}
+	return float64(count) / time.Since(start).Seconds()
+}

@@ -1,0 +1,27 @@
+// Package inventory is hzhook's certificate inventory: a store that turns ct.entry and pki.cert.new
+// events into queryable certificates, CT log entries and host names, with SQLite (embedded, the
+// default) and PostgreSQL (several worker replicas) behind one implementation.
+//
+// # Model
+//
+//   - received_events: one row per processed event, keyed by (org, hook id, event id) — the same key
+//     as the JetStream message id, so a redelivery, a webhook retry and a Pub/Sub copy of one event
+//     are one row. The earliest receipt wins its received_at and source.
+//   - certificates: keyed by sha256 (of the DER). Every column a query filters or sorts on, plus the
+//     full payload JSON. A row described by pki.cert.new (source "pki.cert.new") is never replaced by
+//     the poorer row built from a ct.entry leaf (source "ct.entry"). Among rows of equal rank the one
+//     with the later lastSeen wins the descriptive columns; firstSeen is the earliest, lastSeen the
+//     latest seen. A precertificate and its certificate share tbsSha256 (taken from the payload:
+//     Hardenize hashes a precertificate's TBS without the poison extension).
+//   - ct_entries: keyed by (log, index), linked to the certificate sha256. CT logs are append-only,
+//     so a (log, index) never changes its content.
+//   - cert_hosts: (host, sha256), lowercased; the union of every host list seen for a certificate.
+//
+// Every write is an upsert whose result does not depend on the order or the number of times events
+// arrive: the same events delivered twice, in any order, give identical rows.
+//
+// # Writes
+//
+// Handler implements dispatch.Handler for both event types: a batch is written in one transaction
+// and every message of the batch is acknowledged only after that transaction commits.
+package inventory

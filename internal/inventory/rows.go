@@ -1,0 +1,260 @@
+package inventory
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hzhook/hzhook/internal/events"
+)
+
+// Rank of a certificate row: a row described by pki.cert.new is never replaced by one built from a
+// ct.entry leaf.
+const (
+	detailCTLeaf  = 0
+	detailCertNew = 1
+)
+
+// write is everything one event changes.
+type write struct {
+	event eventRow
+	cert  *certRow  // nil when the event describes no certificate
+	entry *entryRow // nil unless the event is a ct.entry
+}
+
+type eventRow struct {
+	org, hookID, id, typ string
+	createdOn            time.Time
+	source               string
+	receivedAt           time.Time
+}
+
+type certRow struct {
+	sha256, tbs, subject, issuer, issuerCA, serial string
+	detail                                         int
+	notBefore, notAfter                            time.Time
+	hosts                                          []string
+	keyAlg                                         string
+	keyLen, keyStrength                            int
+	sigAlg                                         string
+	wildcard, selfSigned, precert                  bool
+	ownership                                      string
+	matchesOrgHost                                 bool
+	origin                                         string
+	firstSeen, lastSeen                            time.Time
+	payload                                        []byte
+}
+
+type entryRow struct {
+	log             string
+	index           int64
+	sha256, tbs     string
+	precert         bool
+	loggedAt        time.Time
+	subject, issuer string
+	hosts, matched  []string
+}
+
+// ms is the precision both databases keep (Hardenize's own precision too).
+func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// certFromCTEntry builds the poorer certificate row a ct.entry allows: what the leaf DER says,
+// with tbsSha256, subject, issuer and hosts as the payload gives them.
+func certFromCTEntry(e events.MatchedCtEntry, leaf *x509.Certificate) (*certRow, error) {
+	seen := ms(time.UnixMilli(e.Timestamp))
+	hosts := e.Hosts
+	if len(hosts) == 0 {
+		hosts = leafHosts(leaf)
+	}
+	hosts = lowerHosts(hosts)
+	keyAlg, keyLen, strength := keyInfo(leaf)
+	r := &certRow{
+		sha256: e.SHA256, tbs: e.TBSSHA256, detail: detailCTLeaf,
+		subject: orDefault(e.Subject, leaf.Subject.String()), issuer: orDefault(e.Issuer, leaf.Issuer.String()),
+		serial:    serialHex(leaf),
+		notBefore: ms(leaf.NotBefore), notAfter: ms(leaf.NotAfter),
+		hosts:  hosts,
+		keyAlg: keyAlg, keyLen: keyLen, keyStrength: strength, sigAlg: sigAlg(leaf.SignatureAlgorithm),
+		wildcard: hasWildcard(hosts), selfSigned: bytes.Equal(leaf.RawSubject, leaf.RawIssuer),
+		precert: e.Precert, matchesOrgHost: len(e.MatchedHosts) > 0, origin: "ct",
+		firstSeen: seen, lastSeen: seen,
+	}
+	if len(leaf.Issuer.Organization) > 0 {
+		r.issuerCA = leaf.Issuer.Organization[0]
+	}
+	pathLen := -1
+	if leaf.IsCA {
+		pathLen = leaf.MaxPathLen
+		if leaf.MaxPathLen < 0 || (leaf.MaxPathLen == 0 && !leaf.MaxPathLenZero) {
+			pathLen = 2147483647
+		}
+	}
+	payload, err := json.Marshal(events.Certificate{
+		SHA256: r.sha256, TBSSHA256: r.tbs, Subject: r.subject, Serial: r.serial, Issuer: r.issuer,
+		IssuerCA: r.issuerCA, NotBefore: r.notBefore, NotAfter: r.notAfter, EffectiveNotAfter: r.notAfter,
+		KeyAlg: r.keyAlg, KeyLen: r.keyLen, KeyStrength: r.keyStrength, SigAlg: r.sigAlg,
+		SPKISHA256: hexSHA256(leaf.RawSubjectPublicKeyInfo), Hosts: r.hosts, SANCount: len(r.hosts),
+		CAPathLen: pathLen, Wildcard: r.wildcard, SelfSigned: r.selfSigned,
+		FirstSeen: seen, LastSeen: seen, Precert: r.precert, MatchesOrgHost: r.matchesOrgHost,
+		CTLogs: []events.CertCtLog{}, PEM: base64.StdEncoding.EncodeToString(leaf.Raw), Origin: r.origin,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode certificate: %w", err)
+	}
+	r.payload = payload
+	return r, nil
+}
+
+// certFromCertNew is the full row of a pki.cert.new; parsed may be nil (DER that crypto/x509
+// refuses is still stored). data is the payload JSON as received.
+func certFromCertNew(c events.Certificate, parsed *x509.Certificate, data []byte, createdOn time.Time) *certRow {
+	tbs := c.TBSSHA256
+	if tbs == "" && parsed != nil && !c.Precert {
+		// Only a certificate's TBS hash can be recomputed: Hardenize hashes a precertificate's TBS
+		// without its poison extension.
+		tbs = hexSHA256(parsed.RawTBSCertificate)
+	}
+	first, last := c.FirstSeen, c.LastSeen
+	if first.IsZero() {
+		first = createdOn
+	}
+	if last.IsZero() {
+		last = first
+	}
+	hosts := lowerHosts(c.Hosts)
+	return &certRow{
+		sha256: c.SHA256, tbs: tbs, detail: detailCertNew,
+		subject: c.Subject, issuer: c.Issuer, issuerCA: c.IssuerCA, serial: c.Serial,
+		notBefore: ms(c.NotBefore), notAfter: ms(c.NotAfter), hosts: hosts,
+		keyAlg: c.KeyAlg, keyLen: c.KeyLen, keyStrength: c.KeyStrength, sigAlg: c.SigAlg,
+		wildcard: c.Wildcard || hasWildcard(hosts), selfSigned: c.SelfSigned, precert: c.Precert,
+		ownership: c.Ownership, matchesOrgHost: c.MatchesOrgHost, origin: c.Origin,
+		firstSeen: ms(first), lastSeen: ms(last), payload: data,
+	}
+}
+
+func entryFromCTEntry(e events.MatchedCtEntry) *entryRow {
+	return &entryRow{
+		log: e.Log, index: e.Index, sha256: e.SHA256, tbs: e.TBSSHA256, precert: e.Precert,
+		loggedAt: ms(time.UnixMilli(e.Timestamp)), subject: e.Subject, issuer: e.Issuer,
+		hosts: lowerHosts(e.Hosts), matched: lowerHosts(e.MatchedHosts),
+	}
+}
+
+func leafHosts(leaf *x509.Certificate) []string {
+	hosts := append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
+}
+
+func lowerHosts(hosts []string) []string {
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), ".")); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func hasWildcard(hosts []string) bool {
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "*.") {
+			return true
+		}
+	}
+	return false
+}
+
+func orDefault(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+func serialHex(c *x509.Certificate) string {
+	if c.SerialNumber == nil || c.SerialNumber.Sign() == 0 {
+		return "00"
+	}
+	return hex.EncodeToString(c.SerialNumber.Bytes())
+}
+
+// keyInfo returns Hardenize's keyAlg, keyLen and keyStrength (symmetric-equivalent bits, after
+// NIST SP 800-57) of the certificate's public key.
+func keyInfo(c *x509.Certificate) (alg string, bits, strength int) {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		bits = k.N.BitLen()
+		switch {
+		case bits >= 15360:
+			strength = 256
+		case bits >= 7680:
+			strength = 192
+		case bits >= 3072:
+			strength = 128
+		case bits >= 2048:
+			strength = 112
+		case bits >= 1024:
+			strength = 80
+		}
+		return "RSA", bits, strength
+	case *ecdsa.PublicKey:
+		bits = k.Curve.Params().BitSize
+		return "EC", bits, bits / 2
+	case ed25519.PublicKey:
+		return "Ed25519", 256, 128
+	default:
+		return c.PublicKeyAlgorithm.String(), 0, 0
+	}
+}
+
+// sigAlg names a signature algorithm as Hardenize's sigAlg enumeration does.
+func sigAlg(a x509.SignatureAlgorithm) string {
+	switch a {
+	case x509.MD2WithRSA:
+		return "RSAwithMD2"
+	case x509.MD5WithRSA:
+		return "RSAwithMD5"
+	case x509.SHA1WithRSA:
+		return "RSAwithSHA1"
+	case x509.SHA256WithRSA:
+		return "RSAwithSHA256"
+	case x509.SHA384WithRSA:
+		return "RSAwithSHA384"
+	case x509.SHA512WithRSA:
+		return "RSAwithSHA512"
+	case x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS:
+		return "RSAPSS"
+	case x509.DSAWithSHA1:
+		return "DSAwithSHA1"
+	case x509.DSAWithSHA256:
+		return "DSAwithSHA256"
+	case x509.ECDSAWithSHA1:
+		return "ECDSAwithSHA1"
+	case x509.ECDSAWithSHA256:
+		return "ECDSAwithSHA256"
+	case x509.ECDSAWithSHA384:
+		return "ECDSAwithSHA384"
+	case x509.ECDSAWithSHA512:
+		return "ECDSAwithSHA512"
+	default:
+		return a.String()
+	}
+}
+
+func hexSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,177 @@
+package inventory
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+const insertEventSQL = `INSERT INTO received_events (org, hook_id, event_id, type, created_on, source, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (org, hook_id, event_id) DO UPDATE SET received_at = excluded.received_at, source = excluded.source
+WHERE excluded.received_at < received_events.received_at
+   OR (excluded.received_at = received_events.received_at AND excluded.source < received_events.source)`
+
+// certColumns are the certificate columns in insert order.
+var certColumns = []string{
+	"sha256", "tbs_sha256", "issuance", "detail", "subject", "issuer", "issuer_ca", "serial",
+	"not_before", "not_after", "hosts", "key_alg", "key_len", "key_strength", "sig_alg",
+	"wildcard", "self_signed", "precert", "ownership", "matches_org_host", "origin",
+	"first_seen", "last_seen", "payload",
+}
+
+// upsertCertSQL merges a certificate row so that the result is the same in any order:
+//   - the incoming row "wins" the descriptive columns when it ranks higher (pki.cert.new over a
+//     ct.entry leaf), or ranks the same and was seen later, or, as a last deterministic tie-break,
+//     has the greater payload;
+//   - first_seen is the earliest and last_seen the latest of the rows of the highest rank;
+//   - a known tbs_sha256 (and so the issuance link) is never replaced by an unknown one.
+func upsertCertSQL() string {
+	const (
+		wins = `(excluded.detail > c.detail OR (excluded.detail = c.detail AND (excluded.last_seen > c.last_seen
+	OR (excluded.last_seen = c.last_seen AND excluded.payload > c.payload))))`
+		keepKnown = `CASE WHEN c.tbs_sha256 = '' THEN excluded.%[1]s WHEN excluded.tbs_sha256 = '' THEN c.%[1]s
+	WHEN ` + wins + ` THEN excluded.%[1]s ELSE c.%[1]s END`
+	)
+	var b strings.Builder
+	b.WriteString("INSERT INTO certificates AS c (" + strings.Join(certColumns, ", ") + ") VALUES (")
+	for i := range certColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i+1)
+	}
+	b.WriteString(")\nON CONFLICT (sha256) DO UPDATE SET\n")
+	var sets []string
+	for _, col := range certColumns {
+		switch col {
+		case "sha256", "detail":
+		case "tbs_sha256", "issuance":
+			sets = append(sets, col+" = "+fmt.Sprintf(keepKnown, col))
+		case "first_seen":
+			sets = append(sets, `first_seen = CASE WHEN excluded.detail > c.detail THEN excluded.first_seen
+	WHEN excluded.detail < c.detail THEN c.first_seen
+	WHEN excluded.first_seen < c.first_seen THEN excluded.first_seen ELSE c.first_seen END`)
+		case "last_seen":
+			sets = append(sets, `last_seen = CASE WHEN excluded.detail > c.detail THEN excluded.last_seen
+	WHEN excluded.detail < c.detail THEN c.last_seen
+	WHEN excluded.last_seen > c.last_seen THEN excluded.last_seen ELSE c.last_seen END`)
+		default:
+			sets = append(sets, col+" = CASE WHEN "+wins+" THEN excluded."+col+" ELSE c."+col+" END")
+		}
+	}
+	sets = append(sets, "detail = CASE WHEN excluded.detail > c.detail THEN excluded.detail ELSE c.detail END")
+	b.WriteString(strings.Join(sets, ",\n"))
+	return b.String()
+}
+
+const insertHostSQL = `INSERT INTO cert_hosts (host, sha256) VALUES ($1, $2) ON CONFLICT (host, sha256) DO NOTHING`
+
+// CT logs are append-only: a (log, index) names one entry forever, so the first write is final.
+const insertEntrySQL = `INSERT INTO ct_entries (log, log_index, sha256, tbs_sha256, precert, logged_at, subject, issuer, hosts, matched_hosts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (log, log_index) DO NOTHING`
+
+// apply writes every change of ws in one transaction. Rows are written table by table in key order,
+// so concurrent transactions of several PostgreSQL replicas lock rows in the same order and do not
+// deadlock each other.
+func (s *Store) apply(ctx context.Context, ws []write) error {
+	var (
+		evs     []eventRow
+		certs   []*certRow
+		entries []*entryRow
+		hosts   []hostRow
+	)
+	for _, w := range ws {
+		evs = append(evs, w.event)
+		if w.cert != nil {
+			certs = append(certs, w.cert)
+			for _, h := range w.cert.hosts {
+				hosts = append(hosts, hostRow{h, w.cert.sha256})
+			}
+		}
+		if w.entry != nil {
+			entries = append(entries, w.entry)
+			for _, h := range w.entry.hosts {
+				hosts = append(hosts, hostRow{h, w.entry.sha256})
+			}
+		}
+	}
+	slices.SortFunc(evs, func(a, b eventRow) int {
+		return cmp.Or(cmp.Compare(a.org, b.org), cmp.Compare(a.hookID, b.hookID), cmp.Compare(a.id, b.id))
+	})
+	slices.SortStableFunc(certs, func(a, b *certRow) int { return cmp.Compare(a.sha256, b.sha256) })
+	slices.SortFunc(entries, func(a, b *entryRow) int {
+		return cmp.Or(cmp.Compare(a.log, b.log), cmp.Compare(a.index, b.index))
+	})
+	slices.SortFunc(hosts, func(a, b hostRow) int { return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.sha256, b.sha256)) })
+	hosts = slices.Compact(hosts)
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	t := s.dialect.timeArg
+	if err := execAll(ctx, tx, insertEventSQL, evs, func(e eventRow) []any {
+		return []any{e.org, e.hookID, e.id, e.typ, t(e.createdOn), e.source, t(e.receivedAt)}
+	}); err != nil {
+		return fmt.Errorf("store: events: %w", err)
+	}
+	if err := execAll(ctx, tx, upsertCertSQL(), certs, func(c *certRow) []any {
+		issuance := c.tbs
+		if issuance == "" {
+			issuance = c.sha256
+		}
+		return []any{c.sha256, c.tbs, issuance, c.detail, c.subject, c.issuer, c.issuerCA, c.serial,
+			t(c.notBefore), t(c.notAfter), jsonList(c.hosts), c.keyAlg, c.keyLen, c.keyStrength, c.sigAlg,
+			c.wildcard, c.selfSigned, c.precert, c.ownership, c.matchesOrgHost, c.origin,
+			t(c.firstSeen), t(c.lastSeen), string(c.payload)}
+	}); err != nil {
+		return fmt.Errorf("store: certificates: %w", err)
+	}
+	if err := execAll(ctx, tx, insertHostSQL, hosts, func(h hostRow) []any { return []any{h.host, h.sha256} }); err != nil {
+		return fmt.Errorf("store: hosts: %w", err)
+	}
+	if err := execAll(ctx, tx, insertEntrySQL, entries, func(e *entryRow) []any {
+		return []any{e.log, e.index, e.sha256, e.tbs, e.precert, t(e.loggedAt), e.subject, e.issuer,
+			jsonList(e.hosts), jsonList(e.matched)}
+	}); err != nil {
+		return fmt.Errorf("store: ct entries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+type hostRow struct{ host, sha256 string }
+
+// execAll runs one prepared statement for every row.
+func execAll[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range rows {
+		if _, err := stmt.ExecContext(ctx, args(r)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func jsonList(xs []string) string {
+	if len(xs) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(xs) // a []string always encodes
+	return string(b)
+}
