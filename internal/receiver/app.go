@@ -53,6 +53,9 @@ type App struct {
 	admin    net.Listener
 	pubsub   *pubsub.Config // nil when --source lacks pubsub
 
+	devWorker *worker.App // --dev only
+	devToken  string
+
 	streamsReady atomic.Bool
 	stopping     atomic.Bool
 }
@@ -115,11 +118,15 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
 	}
-	if !cfg.enabled(SourceWebhook) {
-		return a, nil
+	if cfg.enabled(SourceWebhook) {
+		if a.webhook, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("webhook listener --listen %s: %w", cfg.Listen, err)
+		}
 	}
-	if a.webhook, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("webhook listener --listen %s: %w", cfg.Listen, err)
+	if cfg.Dev { // last: nothing after it may fail, the worker closes itself in its Run
+		if err := a.newDevWorker(ctx, url); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -194,7 +201,7 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.runPubSub(gctx, src) })
 	}
 	if a.cfg.Dev {
-		g.Go(func() error { return a.runDevWorker(gctx) })
+		g.Go(func() error { return a.devWorker.Run(gctx) })
 	}
 	if a.cfg.SecretsFile != "" {
 		g.Go(func() error { a.secrets.Watch(gctx, a.cfg.SecretsReload); return nil })
@@ -256,22 +263,34 @@ func (a *App) ensureStreams(ctx context.Context) error {
 	}
 }
 
-func (a *App) runDevWorker(ctx context.Context) error {
-	for !a.streamsReady.Load() {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(100 * time.Millisecond):
-		}
+// newDevWorker is the in-process worker of --dev: every type, the inventory in SQLite under the
+// data dir, its API on --dev-api-listen behind a token generated for this run.
+func (a *App) newDevWorker(ctx context.Context, natsURL string) error {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("generate dev admin token: %w", err)
 	}
-	cfg := worker.Config{Types: []string{"test", "ct.entry", "pki.cert.new"}, MaxDeliver: 5, AckWait: 30 * time.Second,
-		Concurrency: 2, BatchSize: 50, Backoff: []string{"1s", "5s", "30s", "2m", "10m"}, ShutdownTimeout: a.cfg.ShutdownTimeout}
-	log := a.log.With("component", "worker")
-	d, err := worker.NewDispatcher(a.conn, cfg, log, a.reg, worker.DefaultHandlers(log))
+	a.devToken = hex.EncodeToString(b)
+	cfg := worker.Config{
+		Types: []string{"test", "ct.entry", "pki.cert.new"}, NATSURL: natsURL,
+		DB: "sqlite://" + filepath.Join(a.cfg.DataDir, "hzhook.db"), AdminListen: a.cfg.DevAPIListen, AdminToken: a.devToken,
+		MaxDeliver: 5, AckWait: 30 * time.Second, Concurrency: 2, BatchSize: 50,
+		Backoff: []string{"1s", "5s", "30s", "2m", "10m"}, ShutdownTimeout: a.cfg.ShutdownTimeout, LogLevel: a.cfg.LogLevel,
+	}
+	w, err := worker.New(ctx, cfg, worker.Deps{Log: a.log.With("component", "worker"), Registry: prometheus.NewRegistry()})
 	if err != nil {
-		return err
+		return fmt.Errorf("dev worker: %w", err)
 	}
-	return d.Run(ctx)
+	a.devWorker = w
+	return nil
+}
+
+// DevAPIURL is the base URL of the --dev worker's API and its bearer token ("" without --dev).
+func (a *App) DevAPIURL() (url, token string) {
+	if a.devWorker == nil {
+		return "", ""
+	}
+	return a.devWorker.AdminURL(), a.devToken
 }
 
 func (a *App) httpServer(h http.Handler) *http.Server {
@@ -328,8 +347,12 @@ Demo hook (generated for this run; use a secrets file in production):
   hook id:  %s
   secret:   %s
 
-Send it a signed test event, exactly as Hardenize would:
+Send it a signed test event, exactly as Hardenize would (or --type ct.entry, --type pki.cert.new):
   go run ./cmd/hzctl send --url %s --org %s --hook %s --secret %s --type test
 
-`, a.WebhookURL(), a.AdminURL(), a.NATSURL(), h.Org, h.ID, h.Secrets[0], a.WebhookURL(), h.Org, h.ID, h.Secrets[0])
+The in-process worker stores certificates in %s; ask its API:
+  HZ_ADMIN_TOKEN=%s go run ./cmd/hzctl certs list --api %s
+
+`, a.WebhookURL(), a.AdminURL(), a.NATSURL(), h.Org, h.ID, h.Secrets[0], a.WebhookURL(), h.Org, h.ID, h.Secrets[0],
+		filepath.Join(a.cfg.DataDir, "hzhook.db"), a.devToken, a.devWorker.AdminURL())
 }

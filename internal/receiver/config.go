@@ -34,6 +34,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	LogLevel         string
 	Dev              bool
+	DevAPIListen     string
 	Sources          []string     // "webhook", "pubsub" or both; empty means webhook
 	PubSub           PubSubConfig // used when Sources holds "pubsub"
 }
@@ -58,7 +59,8 @@ func Bind(s *config.Set, c *Config) {
 	s.Duration(&c.DedupWindow, "dedup-window", "HZ_DEDUP_WINDOW", 10*time.Minute, "window in which a redelivered event (same org/hook/id) is stored once")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 20*time.Second, "longest wait for in-flight requests at shutdown")
 	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
-	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker and a generated demo hook")
+	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker with a SQLite inventory under --data-dir, and a generated demo hook")
+	s.String(&c.DevAPIListen, "dev-api-listen", "HZ_DEV_API_LISTEN", "127.0.0.1:9091", "with --dev: address of the in-process worker's API (inventory, dead letters)")
 	bindPubSub(s, c)
 }
 

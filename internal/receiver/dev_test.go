@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,7 +29,7 @@ func TestDevModeEndToEnd(t *testing.T) {
 	set := config.NewSet("receiver", func(string) (string, bool) { return "", false })
 	Bind(set, &cfg)
 	require.NoError(t, set.Parse([]string{"--dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--embedded-nats-port", "0", "--data-dir", t.TempDir()}))
+		"--embedded-nats-port", "0", "--dev-api-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}))
 
 	var out syncBuffer
 	var logs syncBuffer
@@ -49,18 +50,23 @@ func TestDevModeEndToEnd(t *testing.T) {
 	assert.Contains(t, out.String(), "--hook "+hook.ID+" --secret "+hook.Secrets[0])
 	assert.NotContains(t, logs.String(), hook.Secrets[0], "the secret is printed for the newcomer, never logged")
 
-	body, err := events.Sample(events.TypeTest, 0, time.Now())
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, app.WebhookURL(), bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set(queue.HeaderOrg, hook.Org)
-	req.Header.Set(queue.HeaderHookID, hook.ID)
-	req.Header.Set(queue.HeaderSignature, verify.Sign(hook.Secrets[0], time.Now(), body))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	apiURL, token := app.DevAPIURL()
+	assert.Contains(t, out.String(), "HZ_ADMIN_TOKEN="+token+" go run ./cmd/hzctl certs list --api "+apiURL)
+	send := func(typ string, id int64) {
+		body, err := events.Sample(typ, id, time.Now())
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, app.WebhookURL(), bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set(queue.HeaderOrg, hook.Org)
+		req.Header.Set(queue.HeaderHookID, hook.ID)
+		req.Header.Set(queue.HeaderSignature, verify.Sign(hook.Secrets[0], time.Now(), body))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	}
+	send(events.TypeTest, 0)
 
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"msg":"event acknowledged"`) }, 10*time.Second, 20*time.Millisecond)
 	c, err := app.conn.JS.Consumer(ctx, queue.StreamEvents, worker.ConsumerName([]string{"test", "ct.entry", "pki.cert.new"}))
@@ -69,4 +75,20 @@ func TestDevModeEndToEnd(t *testing.T) {
 		info, err := c.Info(ctx)
 		return err == nil && info.AckFloor.Stream == 1 && info.NumAckPending == 0
 	}, 10*time.Second, 20*time.Millisecond)
+
+	// A ct.entry becomes a certificate in the dev worker's inventory, visible through its API.
+	send(events.TypeCTEntry, 77)
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, apiURL+"/api/v1/certificates", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var page struct {
+			Total int `json:"total"`
+		}
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&page) == nil && page.Total == 1
+	}, 10*time.Second, 50*time.Millisecond)
 }

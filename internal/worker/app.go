@@ -18,6 +18,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
+	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
@@ -31,7 +32,7 @@ type Registry interface {
 type Deps struct {
 	Log      *slog.Logger
 	Registry Registry
-	// Handlers by event type; nil means DefaultHandlers. The inventory store plugs in here.
+	// Handlers by event type; nil means the inventory store at Config.DB (tests pass their own).
 	Handlers map[string]dispatch.Handler
 }
 
@@ -43,7 +44,8 @@ type App struct {
 	conn  *queue.Conn
 	admin net.Listener
 	disp  *dispatch.Dispatcher
-	recon *reconciler // nil unless --reconcile-every
+	store *inventory.Store // nil when Deps.Handlers were given
+	recon *reconciler      // nil unless --reconcile-every
 
 	stopping atomic.Bool
 }
@@ -63,15 +65,19 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	if d.Handlers == nil {
-		d.Handlers = DefaultHandlers(d.Log)
-	}
 	a := &App{cfg: cfg, log: d.Log, reg: d.Registry}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
+	if d.Handlers == nil {
+		if a.store, err = inventory.Open(ctx, cfg.DB, d.Log); err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+		h := inventory.NewHandler(a.store, inventory.Options{Log: d.Log, Registerer: d.Registry})
+		d.Handlers = map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h}
+	}
 	if a.conn, err = queue.Connect(ctx, cfg.NATSURL, "hzhook-worker", d.Log); err != nil {
 		return nil, err
 	}
@@ -100,6 +106,9 @@ func (a *App) Run(ctx context.Context) error {
 	e := handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready)
 	api := e.Group("/api/v1", handlers.BearerToken(a.cfg.AdminToken))
 	handlers.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
+	if a.store != nil {
+		handlers.RegisterInventoryAPI(api, a.store, time.Now)
+	}
 	admin := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -148,6 +157,13 @@ func (a *App) ready() error {
 	case !a.conn.Ready():
 		return errors.New("nats unreachable")
 	}
+	if a.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := a.store.Ping(ctx); err != nil {
+			return fmt.Errorf("store unreachable: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -157,6 +173,9 @@ func (a *App) close() {
 	}
 	if a.conn != nil {
 		a.conn.Close(5 * time.Second)
+	}
+	if a.store != nil {
+		a.store.Close()
 	}
 }
 

@@ -19,10 +19,14 @@ import (
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
+// testToken is the admin token of workers started by startApp.
+const testToken = "worker-test-token"
+
 // startApp boots a worker on conn's server and stops it (asserting a clean stop) when the test ends.
 func startApp(t *testing.T, url string, args ...string) *App {
 	t.Helper()
 	cfg := testConfig(t, append([]string{"--nats-url", url, "--backoff", "50ms", "--max-deliver", "2"}, args...)...)
+	cfg.AdminToken = testToken
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
@@ -35,11 +39,12 @@ func startApp(t *testing.T, url string, args ...string) *App {
 	return app
 }
 
-// The default handlers validate: a good ct.entry and pki.cert.new are acknowledged, a ct.entry
-// whose leaf does not hash to its sha256 is dead-lettered at once as permanent.
-func TestDefaultHandlersValidatePayloads(t *testing.T) {
+// The worker's own handlers store events in the inventory: a good ct.entry and pki.cert.new become
+// certificates the API answers with, a ct.entry whose leaf does not hash to its sha256 is
+// dead-lettered at once as permanent.
+func TestWorkerStoresEventsAndDeadLettersBadData(t *testing.T) {
 	conn, srv := startJetStream(t)
-	startApp(t, srv.URL())
+	app := startApp(t, srv.URL())
 	for i, typ := range []string{events.TypeCTEntry, events.TypeCertNew, events.TypeTest} {
 		body, err := events.Sample(typ, int64(i+1), time.Now())
 		require.NoError(t, err)
@@ -63,6 +68,24 @@ func TestDefaultHandlersValidatePayloads(t *testing.T) {
 	assert.Equal(t, "invalid_payload", l.Reason)
 	assert.Equal(t, 1, l.Attempts)
 	assert.Contains(t, l.Error, "SHA-256 of the DER does not match")
+
+	// The API is closed without the token, and answers with the two certificates.
+	resp, err := http.Get(app.AdminURL() + "/api/v1/certificates")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	req, err := http.NewRequest(http.MethodGet, app.AdminURL()+"/api/v1/certificates", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var page struct {
+		Total int `json:"total"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+	assert.Equal(t, 2, page.Total)
 }
 
 func TestReadyzFollowsNATS(t *testing.T) {

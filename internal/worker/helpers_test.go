@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ func testConfig(t *testing.T, args ...string) Config {
 	var cfg Config
 	set := config.NewSet("worker", func(string) (string, bool) { return "", false })
 	Bind(set, &cfg)
-	require.NoError(t, set.Parse(append([]string{"--admin-listen", "127.0.0.1:0"}, args...)))
+	db := "sqlite://" + filepath.Join(t.TempDir(), "hzhook.db")
+	require.NoError(t, set.Parse(append([]string{"--admin-listen", "127.0.0.1:0", "--db", db}, args...)))
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
