@@ -3,27 +3,24 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hzhook/hzhook/internal/filewatch"
 )
 
 const (
 	// minSecretLen rejects secrets too short to resist guessing; Hardenize
 	// generates 32 hex characters.
 	minSecretLen = 16
-	// defaultWatchInterval is used when Watch is given a non-positive interval.
-	defaultWatchInterval = 10 * time.Second
 )
 
 // Hook is one event hook's configuration.
@@ -36,18 +33,14 @@ type Hook struct {
 // Store is the file-backed secret store. It is safe for concurrent use;
 // Lookup is lock-free and sees either the old or the new secrets, never a mix.
 type Store struct {
-	path    string // empty for a static store
-	log     *slog.Logger
+	file    *filewatch.File // nil for a static store
 	current atomic.Pointer[snapshot]
-	// reloadMu keeps concurrent reloads from storing an older file last.
-	reloadMu sync.Mutex
 }
 
 // snapshot is immutable once stored.
 type snapshot struct {
 	secrets map[string][]string // key: org + "\x00" + id
 	hooks   int
-	sum     [sha256.Size]byte // of the file content, zero for a static store
 }
 
 func storeKey(org, id string) string { return org + "\x00" + id }
@@ -59,7 +52,7 @@ func NewStore(hooks []Hook) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	s := &Store{log: slog.New(slog.DiscardHandler)}
+	s := &Store{}
 	s.current.Store(snap)
 	return s, nil
 }
@@ -67,11 +60,9 @@ func NewStore(hooks []Hook) (*Store, error) {
 // LoadStore reads and validates the YAML (or JSON) secrets file at path.
 // log receives Watch's reload records; nil discards them.
 func LoadStore(path string, log *slog.Logger) (*Store, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Store{path: path, log: log}
-	if err := s.Reload(); err != nil {
+	s := &Store{}
+	s.file = filewatch.New(path, "secrets", s.apply, func() []any { return []any{"hooks", s.Hooks()} }, log)
+	if err := s.file.Load(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -90,84 +81,35 @@ func (s *Store) Hooks() int {
 
 // Reload re-reads the file now. On error the previous secrets stay active.
 func (s *Store) Reload() error {
-	if s.path == "" {
+	if s.file == nil {
 		return errors.New("reload secrets: store was not loaded from a file")
 	}
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return fmt.Errorf("secrets file: %w", err)
-	}
-	return s.apply(data, sha256.Sum256(data))
+	return s.file.Load()
 }
 
-// apply must be called with reloadMu held.
-func (s *Store) apply(data []byte, sum [sha256.Size]byte) error {
+func (s *Store) apply(data []byte) error {
 	hooks, err := decodeFile(data)
 	if err != nil {
-		return fmt.Errorf("secrets file %s: %w", s.path, err)
+		return err
 	}
 	snap, err := newSnapshot(hooks)
 	if err != nil {
-		return fmt.Errorf("secrets file %s: %w", s.path, err)
+		return err
 	}
-	snap.sum = sum
 	s.current.Store(snap)
 	return nil
 }
 
-// Watch polls the file every interval (10s if interval is not positive) until
-// ctx is done, and reloads it when its content changed. Comparing a hash of
-// the content rather than the modification time also catches the symlink
-// swap with which Kubernetes updates a mounted Secret. A file that cannot be
-// read or is invalid leaves the previous secrets active and is reported once
-// at WARN; a successful reload is reported at INFO. On a static store Watch
+// Watch polls the file every interval until ctx is done and reloads it when its
+// content changed (see package filewatch: Kubernetes Secret volume swaps are
+// caught; an unreadable or invalid file keeps the previous secrets and is
+// reported once at WARN, never with a secret in it). On a static store Watch
 // returns at once.
 func (s *Store) Watch(ctx context.Context, interval time.Duration) {
-	if s.path == "" {
+	if s.file == nil {
 		return
 	}
-	if interval <= 0 {
-		interval = defaultWatchInterval
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	var rejected [sha256.Size]byte // last content that failed validation
-	readFailing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		s.poll(ctx, &rejected, &readFailing)
-	}
-}
-
-func (s *Store) poll(ctx context.Context, rejected *[sha256.Size]byte, readFailing *bool) {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		if !*readFailing {
-			s.log.WarnContext(ctx, "secrets file unreadable, keeping previous secrets", "path", s.path, "err", err)
-		}
-		*readFailing = true
-		return
-	}
-	*readFailing = false
-	sum := sha256.Sum256(data)
-	if sum == s.current.Load().sum || sum == *rejected {
-		return
-	}
-	if err := s.apply(data, sum); err != nil {
-		*rejected = sum
-		s.log.WarnContext(ctx, "secrets file invalid, keeping previous secrets", "path", s.path, "err", err)
-		return
-	}
-	*rejected = [sha256.Size]byte{}
-	s.log.InfoContext(ctx, "secrets reloaded", "path", s.path, "hooks", s.Hooks())
+	s.file.Watch(ctx, interval)
 }
 
 // file is the on-disk format. Secrets are decoded by secretList so that a
