@@ -35,49 +35,53 @@ type MatchedCtEntry struct {
 // DecodeCTEntry decodes and validates the ct.entry payload in e.Data and
 // parses its leaf. It requires log, sha256 and tbsSha256 (64 hex digits,
 // returned lowercased) and a non-empty chain of base64 DER whose first
-// element hashes to sha256 and parses with crypto/x509. Precertificates
-// (critical CT poison extension) parse like any certificate. e.Type is not
-// checked. Every error is a *PermanentError naming the field.
-func DecodeCTEntry(e Event) (MatchedCtEntry, *x509.Certificate, error) {
+// element hashes to sha256. e.Type is not checked. Every err is a
+// *PermanentError naming the field.
+//
+// A leaf that hashes to sha256 but that crypto/x509 cannot parse is not an
+// error: it is what the CT log holds, and such entries must be stored and
+// alerted (malformed), never dropped. leaf is then nil and parseErr says
+// why, as DecodeCertificate does. Precertificates (critical CT poison
+// extension) parse like any certificate.
+func DecodeCTEntry(e Event) (entry MatchedCtEntry, leaf *x509.Certificate, parseErr error, err error) {
 	var m MatchedCtEntry
 	if err := json.Unmarshal(e.Data, &m); err != nil {
-		return MatchedCtEntry{}, nil, ctErr("data", err)
+		return MatchedCtEntry{}, nil, nil, ctErr("data", err)
 	}
 	if m.Log == "" {
-		return MatchedCtEntry{}, nil, ctErr("log", errMissing)
+		return MatchedCtEntry{}, nil, nil, ctErr("log", errMissing)
 	}
 	if m.Index < 0 {
-		return MatchedCtEntry{}, nil, ctErr("index", errNegative)
+		return MatchedCtEntry{}, nil, nil, ctErr("index", errNegative)
 	}
 	if m.Timestamp < 0 {
-		return MatchedCtEntry{}, nil, ctErr("timestamp", errNegative)
+		return MatchedCtEntry{}, nil, nil, ctErr("timestamp", errNegative)
 	}
-	var err error
 	if m.SHA256, err = requiredSHA256(m.SHA256); err != nil {
-		return MatchedCtEntry{}, nil, ctErr("sha256", err)
+		return MatchedCtEntry{}, nil, nil, ctErr("sha256", err)
 	}
 	if m.TBSSHA256, err = requiredSHA256(m.TBSSHA256); err != nil {
-		return MatchedCtEntry{}, nil, ctErr("tbsSha256", err)
+		return MatchedCtEntry{}, nil, nil, ctErr("tbsSha256", err)
 	}
 	if len(m.Chain) == 0 {
-		return MatchedCtEntry{}, nil, ctErr("chain", errMissing)
+		return MatchedCtEntry{}, nil, nil, ctErr("chain", errMissing)
 	}
 	der, err := decodeDER(m.Chain[0], m.SHA256)
 	if err != nil {
-		return MatchedCtEntry{}, nil, ctErr("chain[0]", err)
+		return MatchedCtEntry{}, nil, nil, ctErr("chain[0]", err)
 	}
 	// The rest of the chain is only checked for encoding: later code may
 	// want the issuer, and a broken one is as unfixable as a broken leaf.
 	for i, c := range m.Chain[1:] {
 		if _, err := decodeDER(c, ""); err != nil {
-			return MatchedCtEntry{}, nil, ctErr("chain["+strconv.Itoa(i+1)+"]", err)
+			return MatchedCtEntry{}, nil, nil, ctErr("chain["+strconv.Itoa(i+1)+"]", err)
 		}
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return MatchedCtEntry{}, nil, ctErr("chain[0]", fmt.Errorf("parse certificate: %w", err))
+	leaf, parseErr = x509.ParseCertificate(der)
+	if parseErr != nil {
+		return m, nil, fmt.Errorf("decode %s: chain[0]: parse certificate: %w", TypeCTEntry, parseErr), nil
 	}
-	return m, leaf, nil
+	return m, leaf, nil, nil
 }
 
 var (

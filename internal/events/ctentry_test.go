@@ -61,8 +61,9 @@ func TestDecodeCTEntry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			entry, parsed, err := DecodeCTEntry(eventWithData(t, TypeCTEntry, tc.data))
+			entry, parsed, parseErr, err := DecodeCTEntry(eventWithData(t, TypeCTEntry, tc.data))
 			require.NoError(t, err)
+			require.NoError(t, parseErr)
 			require.NotNil(t, parsed)
 			assert.Equal(t, tc.wantLeaf.der, parsed.Raw)
 			assert.Equal(t, tc.wantHashes[0], entry.SHA256)
@@ -96,8 +97,9 @@ func TestDecodeCTEntryStringData(t *testing.T) {
 
 	ev, err := ParseEnvelope(body)
 	require.NoError(t, err)
-	entry, parsed, err := DecodeCTEntry(ev)
+	entry, parsed, parseErr, err := DecodeCTEntry(ev)
 	require.NoError(t, err)
+	require.NoError(t, parseErr)
 	assert.Equal(t, leaf.sha, entry.SHA256)
 	assert.Equal(t, leaf.der, parsed.Raw)
 }
@@ -106,8 +108,6 @@ func TestDecodeCTEntryRejects(t *testing.T) {
 	leaf, issuer := newTestChain(t, certOpts{})
 	other, _ := newTestChain(t, certOpts{})
 	good := ctEntryData(leaf, issuer, false)
-	garbage := []byte("this is not DER at all")
-	garbageCert := testCert{b64: b64(garbage), sha: hexSum(garbage)}
 
 	tests := []struct {
 		name      string
@@ -131,12 +131,12 @@ func TestDecodeCTEntryRejects(t *testing.T) {
 		{"bad base64 leaf", with(good, "chain", []string{"!!!" + leaf.b64}), "chain[0]"},
 		{"URL-safe base64 leaf", with(with(good, "chain", []string{"-_-_"}), "sha256", hexSum([]byte{0xfb, 0xff, 0xbf})), "chain[0]"},
 		{"bad base64 issuer", with(good, "chain", []string{leaf.b64, "%%%"}), "chain[1]"},
-		{"garbage DER with matching sha256", with(with(good, "chain", []string{garbageCert.b64}), "sha256", garbageCert.sha), "chain[0]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			entry, parsed, err := DecodeCTEntry(eventWithData(t, TypeCTEntry, tc.data))
+			entry, parsed, parseErr, err := DecodeCTEntry(eventWithData(t, TypeCTEntry, tc.data))
 			require.Error(t, err)
+			assert.NoError(t, parseErr)
 			var perm *PermanentError
 			require.True(t, errors.As(err, &perm), "want *PermanentError, got %T: %v", err, err)
 			assert.Contains(t, err.Error(), "decode ct.entry: "+tc.wantField+":")
@@ -147,7 +147,26 @@ func TestDecodeCTEntryRejects(t *testing.T) {
 }
 
 func TestDecodeCTEntryEmptyEvent(t *testing.T) {
-	_, _, err := DecodeCTEntry(Event{})
+	_, _, _, err := DecodeCTEntry(Event{})
 	var perm *PermanentError
 	require.True(t, errors.As(err, &perm))
+}
+
+// A leaf whose DER hashes to sha256 but does not parse is what the log holds: it is returned with
+// its parse error, not refused, so the inventory stores it and alerts it as malformed.
+func TestDecodeCTEntryKeepsUnparsableLeaf(t *testing.T) {
+	leaf, issuer := newTestChain(t, certOpts{})
+	garbage := []byte("this is not DER at all")
+	data := with(with(ctEntryData(leaf, issuer, false), "chain", []string{b64(garbage), issuer.b64}), "sha256", strings.ToUpper(hexSum(garbage)))
+
+	entry, parsed, parseErr, err := DecodeCTEntry(eventWithData(t, TypeCTEntry, data))
+	require.NoError(t, err)
+	require.Error(t, parseErr)
+	assert.Contains(t, parseErr.Error(), "decode ct.entry: chain[0]: parse certificate")
+	var perm *PermanentError
+	assert.False(t, errors.As(parseErr, &perm), "a parse error is not a reason to drop the entry")
+	assert.Nil(t, parsed)
+	assert.Equal(t, hexSum(garbage), entry.SHA256, "validated and lowercased as for any entry")
+	assert.Equal(t, leaf.tbsSha, entry.TBSSHA256)
+	assert.Len(t, entry.Chain, 2)
 }

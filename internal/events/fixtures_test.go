@@ -73,8 +73,9 @@ func TestFixtures(t *testing.T) {
 
 			switch fx.typ {
 			case TypeCTEntry:
-				entry, leaf, err := DecodeCTEntry(ev)
+				entry, leaf, parseErr, err := DecodeCTEntry(ev)
 				require.NoError(t, err)
+				require.NoError(t, parseErr)
 				assert.Equal(t, hexSum(leaf.RawTBSCertificate), entry.TBSSHA256)
 				assert.True(t, leaf.NotAfter.After(fixtureTime))
 			case TypeCertNew:

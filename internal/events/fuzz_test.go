@@ -66,7 +66,7 @@ func FuzzDecodeCTEntry(f *testing.F) {
 	f.Add([]byte(`{"log":"l","sha256":"00","tbsSha256":"00","chain":["AA=="]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entry, leaf, err := DecodeCTEntry(Event{Type: TypeCTEntry, Data: data})
+		entry, leaf, parseErr, err := DecodeCTEntry(Event{Type: TypeCTEntry, Data: data})
 		if err != nil {
 			var perm *PermanentError
 			if !errors.As(err, &perm) {
@@ -77,7 +77,13 @@ func FuzzDecodeCTEntry(f *testing.F) {
 			}
 			return
 		}
-		if leaf == nil || len(entry.Chain) == 0 || hexSum(leaf.Raw) != entry.SHA256 {
+		if (leaf == nil) == (parseErr == nil) {
+			t.Fatalf("want exactly one of leaf and parse error, got %v and %v", leaf != nil, parseErr)
+		}
+		if leaf == nil {
+			return // stored as malformed: the hash was checked on the DER
+		}
+		if len(entry.Chain) == 0 || hexSum(leaf.Raw) != entry.SHA256 {
 			t.Fatalf("accepted inconsistent entry %+v", entry)
 		}
 	})

@@ -42,8 +42,9 @@ func TestSample(t *testing.T) {
 			typ:  TypeCTEntry,
 			id:   10001,
 			check: func(t *testing.T, ev Event) {
-				entry, leaf, err := DecodeCTEntry(ev)
+				entry, leaf, parseErr, err := DecodeCTEntry(ev)
 				require.NoError(t, err)
+				require.NoError(t, parseErr)
 				assert.Equal(t, hexSum(leaf.RawTBSCertificate), entry.TBSSHA256)
 				assert.Equal(t, leaf.DNSNames, entry.Hosts)
 				assert.Equal(t, []string{"www.example.com", "example.com"}, entry.Hosts)
@@ -101,9 +102,9 @@ func TestSampleFreshCertificates(t *testing.T) {
 	require.NoError(t, err)
 	b, err := Sample(TypeCTEntry, 1, now)
 	require.NoError(t, err)
-	ea, _, err := DecodeCTEntry(mustParse(t, a))
+	ea, _, _, err := DecodeCTEntry(mustParse(t, a))
 	require.NoError(t, err)
-	eb, _, err := DecodeCTEntry(mustParse(t, b))
+	eb, _, _, err := DecodeCTEntry(mustParse(t, b))
 	require.NoError(t, err)
 	assert.NotEqual(t, ea.SHA256, eb.SHA256)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/rules"
 )
 
 // CertificateStore is what the inventory read API needs of the store.
@@ -20,6 +21,7 @@ type CertificateStore interface {
 	Certificate(ctx context.Context, sha256 string) (inventory.CertificateDetail, error)
 	ListCTEntries(ctx context.Context, q inventory.CTEntryQuery) (inventory.Page[inventory.CTEntry], error)
 	Report(ctx context.Context, now time.Time) (inventory.Report, error)
+	ListFindings(ctx context.Context, q inventory.FindingQuery) (inventory.Page[inventory.Finding], error)
 }
 
 // Paging limits of every list.
@@ -40,13 +42,14 @@ type ListResponse[T any] struct {
 }
 
 // RegisterInventoryAPI adds the inventory read API to g, which is meant to be /api/v1 guarded by
-// BearerToken: GET /certificates, /certificates/:sha256, /ct-entries and /report. now is the clock
-// of expiresWithinDays and the report. A bad parameter answers 400 naming it.
+// BearerToken: GET /certificates, /certificates/:sha256, /ct-entries, /findings and /report. now is
+// the clock of expiresWithinDays and the report. A bad parameter answers 400 naming it.
 func RegisterInventoryAPI(g *echo.Group, store CertificateStore, now func() time.Time) {
 	a := inventoryAPI{store: store, now: now}
 	g.GET("/certificates", a.listCertificates)
 	g.GET("/certificates/:sha256", a.certificate)
 	g.GET("/ct-entries", a.listCTEntries)
+	g.GET("/findings", a.listFindings)
 	g.GET("/report", a.report)
 }
 
@@ -61,6 +64,7 @@ func (a inventoryAPI) listCertificates(c echo.Context) error {
 		Q: p.text("q"), Host: p.text("host"), Issuer: p.text("issuer"), Precert: p.boolean("precert"),
 		Ownership:         p.oneOf("ownership", inventory.OwnershipOwn, inventory.OwnershipThirdParty, inventory.OwnershipUnknown),
 		ExpiresWithinDays: p.days("expiresWithinDays"),
+		Finding:           p.oneOf("finding", findingTypes()...),
 		Sort:              p.sort(inventory.CertificateSortKeys()),
 		Now:               a.now(),
 	}
@@ -103,6 +107,30 @@ func (a inventoryAPI) listCTEntries(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse(page, q.Page, q.PageSize))
+}
+
+// listFindings answers GET /findings: newest first, filtered by type and by the sha256 of a
+// certificate or precertificate (the findings of its issuance).
+func (a inventoryAPI) listFindings(c echo.Context) error {
+	p := params{c: c}
+	q := inventory.FindingQuery{Type: p.oneOf("type", findingTypes()...), SHA256: p.sha256("sha256")}
+	q.Page, q.PageSize = p.paging()
+	if p.err != nil {
+		return p.err
+	}
+	page, err := a.store.ListFindings(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listResponse(page, q.Page, q.PageSize))
+}
+
+func findingTypes() []string {
+	out := make([]string, 0, len(rules.Types()))
+	for _, t := range rules.Types() {
+		out = append(out, string(t))
+	}
+	return out
 }
 
 func (a inventoryAPI) report(c echo.Context) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/rules"
 )
 
 const apiToken = "test-token"
@@ -26,6 +27,12 @@ const apiToken = "test-token"
 // inventoryServer serves the read API over a SQLite inventory holding three ct.entry certificates
 // (indexes 1-3) and two pki.cert.new certificates, all for www.example.com and example.com.
 func inventoryServer(t *testing.T, now time.Time) (*httptest.Server, []string) {
+	t.Helper()
+	return inventoryServerWith(t, now, inventory.Options{})
+}
+
+// inventoryServerWith is inventoryServer with the inventory handler's options (rules).
+func inventoryServerWith(t *testing.T, now time.Time, o inventory.Options) (*httptest.Server, []string) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -44,7 +51,7 @@ func inventoryServer(t *testing.T, now time.Time) (*httptest.Server, []string) {
 		shas = append(shas, sha.SHA256)
 		batch = append(batch, dispatch.Message{Data: body, Event: ev, Org: "demo", HookID: "h", Source: "webhook", ReceivedAt: now})
 	}
-	for _, err := range inventory.NewHandler(store, inventory.Options{}).Handle(ctx, batch) {
+	for _, err := range inventory.NewHandler(store, o).Handle(ctx, batch) {
 		require.NoError(t, err)
 	}
 	e := NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
@@ -87,6 +94,10 @@ func TestInventoryAPIBadParameters(t *testing.T) {
 		{"/api/v1/ct-entries?sha256=12", "sha256"},
 		{"/api/v1/ct-entries?sort=notAfter", "sort"},
 		{"/api/v1/ct-entries?pageSize=500", "pageSize"},
+		{"/api/v1/certificates?finding=bogus", "finding"},
+		{"/api/v1/findings?type=weakkey", "type"},
+		{"/api/v1/findings?sha256=xyz", "sha256"},
+		{"/api/v1/findings?page=0", "page"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path[:min(len(tc.path), 60)], func(t *testing.T) {
@@ -178,4 +189,51 @@ func TestInventoryAPIListsAndPages(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	})
+}
+
+// With a policy that allows only another CA certificate for example.com, every sample certificate
+// (its chain or parentHashes name its issuer) is an unexpectedIssuer finding, and each pki.cert.new
+// (ctRequired, not ctCompliant) is also ctNonCompliant: /findings lists them, finding= filters.
+func TestInventoryAPIFindings(t *testing.T) {
+	now := time.Now().UTC()
+	policy, err := rules.Parse([]byte("watch:\n  - name: .example.com\n    issuers: [{sha256: [" + strings.Repeat("ab", 32) + "]}]\n"))
+	require.NoError(t, err)
+	srv, shas := inventoryServerWith(t, now, inventory.Options{Rules: rules.NewStatic(policy)})
+
+	tests := []struct {
+		path         string
+		items, total int
+	}{
+		{"/api/v1/findings", 7, 7},
+		{"/api/v1/findings?type=unexpectedIssuer", 5, 5},
+		{"/api/v1/findings?type=ctNonCompliant", 2, 2},
+		{"/api/v1/findings?type=weakKey", 0, 0},
+		{"/api/v1/findings?sha256=" + shas[3], 2, 2},
+		{"/api/v1/findings?sha256=" + shas[0], 1, 1},
+		{"/api/v1/findings?pageSize=3&page=3", 1, 7},
+		{"/api/v1/certificates?finding=unexpectedIssuer", 5, 5},
+		{"/api/v1/certificates?finding=ctNonCompliant", 2, 2},
+		{"/api/v1/certificates?finding=malformed", 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			code, body := get(t, srv, tc.path)
+			require.Equal(t, http.StatusOK, code, string(body))
+			var r ListResponse[json.RawMessage]
+			require.NoError(t, json.Unmarshal(body, &r))
+			assert.NotNil(t, r.Items)
+			assert.Len(t, r.Items, tc.items)
+			assert.Equal(t, tc.total, r.Total)
+		})
+	}
+	_, body := get(t, srv, "/api/v1/findings?type=unexpectedIssuer&sha256="+strings.ToUpper(shas[4]))
+	var r ListResponse[inventory.Finding]
+	require.NoError(t, json.Unmarshal(body, &r))
+	require.Len(t, r.Items, 1)
+	f := r.Items[0]
+	assert.Equal(t, "unexpectedIssuer", f.Type)
+	assert.Equal(t, shas[4], f.SHA256)
+	assert.Equal(t, ".example.com", f.WatchItem)
+	assert.Contains(t, f.Detail, "not allowed for .example.com")
+	assert.Nil(t, f.PublishedAt, "no publisher: stored, not yet alerted")
 }

@@ -54,7 +54,7 @@ func TestLoadBodies(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, id, ev.ID)
 		assert.Equal(t, events.TypeCTEntry, ev.Type)
-		_, _, err = events.DecodeCTEntry(ev)
+		_, _, _, err = events.DecodeCTEntry(ev)
 		require.NoError(t, err, "the padding is an unknown field, ignored")
 	}
 	small, err := newLoadBody(10, time.Now())

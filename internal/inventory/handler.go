@@ -13,22 +13,43 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/rules"
 )
 
-// writer is what Handler needs of a store: apply every write in one transaction, or none.
+// writer is what Handler needs of a store: apply every write in one transaction, or none, and
+// keep the findings' outbox.
 type writer interface {
 	apply(ctx context.Context, ws []write) error
+	recordFindings(ctx context.Context, fs []findingRow) error
+	unpublished(ctx context.Context, issuances []string) ([]outboxRow, error)
+	unpublishedOldest(ctx context.Context, limit int) ([]outboxRow, error)
+	markPublished(ctx context.Context, tbs, dedupType string, at time.Time) (bool, error)
+	expiryCandidates(ctx context.Context, now, until time.Time, after string) ([]expiryCandidate, string, error)
+}
+
+// PolicySource returns the policy in force (*rules.Store).
+type PolicySource interface {
+	Policy() *rules.Policy
 }
 
 // Options are a Handler's dependencies.
 type Options struct {
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
-	// Now stamps events whose message carries no receive time; time.Now when nil.
+	// Now stamps events whose message carries no receive time, findings and alerts; time.Now
+	// when nil.
 	Now func() time.Time
+	// Rules judges every certificate; nil stores no findings.
+	Rules PolicySource
+	// Alerts publishes the alert of each new finding on HZ_ALERTS (*queue.Publisher); nil leaves
+	// findings stored and unpublished.
+	Alerts alerts.Publisher
+	// AlertMetrics counts new findings by type; nil registers a private set.
+	AlertMetrics *alerts.Metrics
 }
 
 // Handler writes ct.entry and pki.cert.new events into a Store. It implements dispatch.Handler for
@@ -38,6 +59,9 @@ type Handler struct {
 	w      writer
 	log    *slog.Logger
 	now    func() time.Time
+	rules  PolicySource
+	pub    alerts.Publisher
+	am     *alerts.Metrics
 	events *prometheus.CounterVec
 	commit prometheus.Histogram
 }
@@ -59,9 +83,12 @@ func newHandler(w writer, o Options) *Handler {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
+	if o.AlertMetrics == nil {
+		o.AlertMetrics = alerts.NewMetrics(prometheus.NewRegistry())
+	}
 	f := promauto.With(o.Registerer)
 	return &Handler{
-		w: w, log: o.Log, now: o.Now,
+		w: w, log: o.Log, now: o.Now, rules: o.Rules, pub: o.Alerts, am: o.AlertMetrics,
 		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_inventory_events_total",
 			Help: "Events the inventory handler finished, by type and outcome (stored, ignored, permanent, error).",
@@ -74,16 +101,24 @@ func newHandler(w writer, o Options) *Handler {
 	}
 }
 
-// Handle decodes every message and writes the batch in one transaction; every message of the batch
-// is done only once that transaction has committed. A payload that cannot be decoded is a permanent
-// error for its message alone. When the batch transaction fails, each message is retried in its own
-// transaction, so one row the database refuses cannot hold back the others; a PostgreSQL data
-// exception (SQLSTATE class 22) is then permanent for that message.
+// Handle decodes every message, judges its certificate against the policy and writes the batch,
+// findings included, in one transaction; every message of the batch is done only once that
+// transaction has committed and the alerts of its issuance's new findings are on HZ_ALERTS (the
+// outbox: when publishing fails the message is retried, and its redelivery publishes what is still
+// unpublished). A payload that cannot be decoded is a permanent error for its message alone; a
+// certificate that cannot be parsed is stored and found malformed. When the batch transaction
+// fails, each message is retried in its own transaction, so one row the database refuses cannot
+// hold back the others; a PostgreSQL data exception (SQLSTATE class 22) is then permanent for that
+// message.
 func (h *Handler) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	errs := make([]error, len(batch))
 	ws := make([]write, 0, len(batch))
 	idx := make([]int, 0, len(batch))
-	for i, b := range h.buildAll(batch) {
+	var policy *rules.Policy
+	if h.rules != nil {
+		policy = h.rules.Policy() // one policy for the whole batch, even across a reload
+	}
+	for i, b := range h.buildAll(batch, policy) {
 		switch {
 		case b.err != nil:
 			errs[i] = b.err
@@ -106,11 +141,12 @@ func (h *Handler) Handle(ctx context.Context, batch []dispatch.Message) []error 
 		for j, w := range ws {
 			errs[idx[j]] = h.result(ctx, w, h.w.apply(ctx, []write{w}))
 		}
-		return errs
+	} else {
+		for j, w := range ws {
+			errs[idx[j]] = h.result(ctx, w, err)
+		}
 	}
-	for j, w := range ws {
-		errs[idx[j]] = h.result(ctx, w, err)
-	}
+	h.publishBatch(ctx, ws, idx, errs)
 	return errs
 }
 
@@ -135,14 +171,14 @@ type built struct {
 }
 
 // buildAll decodes a batch on every CPU: parsing certificates costs about as much as writing them.
-func (h *Handler) buildAll(batch []dispatch.Message) []built {
+func (h *Handler) buildAll(batch []dispatch.Message, policy *rules.Policy) []built {
 	out := make([]built, len(batch))
 	workers := min(runtime.GOMAXPROCS(0), 1+len(batch)/32)
 	var wg sync.WaitGroup
 	for k := range workers {
 		wg.Go(func() {
 			for i := k; i < len(batch); i += workers {
-				out[i].w, out[i].typ, out[i].err = h.build(batch[i])
+				out[i].w, out[i].typ, out[i].err = h.build(batch[i], policy)
 			}
 		})
 	}
@@ -150,8 +186,9 @@ func (h *Handler) buildAll(batch []dispatch.Message) []built {
 	return out
 }
 
-// build decodes one message into its write; nil for a test event. typ is a bounded metric label.
-func (h *Handler) build(m dispatch.Message) (*write, string, error) {
+// build decodes one message into its write, with the findings policy (nil: none) makes of its
+// certificate; nil for a test event. typ is a bounded metric label.
+func (h *Handler) build(m dispatch.Message, policy *rules.Policy) (*write, string, error) {
 	ev := m.Event
 	if ev.Type == "" {
 		parsed, err := events.ParseEnvelope(m.Data)
@@ -182,14 +219,20 @@ func (h *Handler) build(m dispatch.Message) (*write, string, error) {
 	case events.TypeTest:
 		return nil, events.TypeTest, nil
 	case events.TypeCTEntry:
-		entry, leaf, err := events.DecodeCTEntry(ev)
+		entry, leaf, parseErr, err := events.DecodeCTEntry(ev)
 		if err != nil {
 			return nil, ev.Type, err
+		}
+		if parseErr != nil {
+			h.log.Info("certificate stored without x509 parse", "sha256", entry.SHA256, "err", parseErr)
 		}
 		if w.cert, err = certFromCTEntry(entry, leaf); err != nil {
 			return nil, ev.Type, events.Permanent(err)
 		}
 		w.entry = entryFromCTEntry(entry)
+		if policy != nil {
+			h.judge(w, policy, rules.FromCTEntry(entry, leaf, parseErr))
+		}
 	case events.TypeCertNew:
 		c, parsed, parseErr, err := events.DecodeCertificate(ev)
 		if err != nil {
@@ -199,6 +242,9 @@ func (h *Handler) build(m dispatch.Message) (*write, string, error) {
 			h.log.Info("certificate stored without x509 parse", "sha256", c.SHA256, "err", parseErr)
 		}
 		w.cert = certFromCertNew(c, parsed, ev.Data, ev.CreatedOn)
+		if policy != nil {
+			h.judge(w, policy, rules.FromCertificate(c, parsed, parseErr))
+		}
 	default:
 		return nil, "other", events.Permanent(fmt.Errorf("inventory: unsupported event type %q", ev.Type))
 	}

@@ -86,9 +86,11 @@ type CertificateQuery struct {
 	Precert           *bool
 	Ownership         string // OwnershipOwn, OwnershipThirdParty or OwnershipUnknown
 	ExpiresWithinDays *int   // not yet expired at Now, expiring before Now + days
-	Now               time.Time
-	Sort              Sort
-	Page, PageSize    int // from 1
+	// Finding selects certificates whose issuance has a finding of this type (rules.Type).
+	Finding        string
+	Now            time.Time
+	Sort           Sort
+	Page, PageSize int // from 1
 }
 
 // CTEntryQuery filters, sorts and pages a CT entry list. Zero values do not filter.
@@ -141,6 +143,10 @@ func (s *Store) ListCertificates(ctx context.Context, q CertificateQuery) (Page[
 		now := ms(q.Now)
 		where = append(where, "c.not_after >= "+a.add(s.dialect.timeArg(now))+" AND c.not_after < "+
 			a.add(s.dialect.timeArg(now.AddDate(0, 0, *q.ExpiresWithinDays))))
+	}
+	if q.Finding != "" {
+		// A finding belongs to the issuance: the precertificate and the certificate both show it.
+		where = append(where, "EXISTS (SELECT 1 FROM findings f WHERE f.tbs_sha256 IN (c.issuance, c.sha256) AND f.type = "+a.add(q.Finding)+")")
 	}
 	from := "FROM certificates c" + whereClause(where)
 	order := " ORDER BY c." + col + direction(q.Sort.Desc) + ", c.sha256"

@@ -29,6 +29,10 @@ type write struct {
 	event eventRow
 	cert  *certRow  // nil when the event describes no certificate
 	entry *entryRow // nil unless the event is a ct.entry
+	// issuance is the tbsSha256 the policy judged the certificate under ("" when rules are off):
+	// after the commit, the unpublished findings of these issuances are published.
+	issuance string
+	findings []findingRow
 }
 
 type eventRow struct {
@@ -41,7 +45,7 @@ type eventRow struct {
 type certRow struct {
 	sha256, tbs, subject, issuer, issuerCA, serial string
 	detail                                         int
-	notBefore, notAfter                            time.Time
+	notBefore, notAfter, effectiveNotAfter         time.Time
 	hosts                                          []string
 	keyAlg                                         string
 	keyLen, keyStrength                            int
@@ -68,44 +72,53 @@ type entryRow struct {
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // certFromCTEntry builds the poorer certificate row a ct.entry allows: what the leaf DER says,
-// with tbsSha256, subject, issuer and hosts as the payload gives them.
+// with tbsSha256, subject, issuer and hosts as the payload gives them. leaf is nil when the DER
+// could not be parsed: the row then holds only what the entry states (a malformed certificate is
+// stored, never dropped), with zero validity times.
 func certFromCTEntry(e events.MatchedCtEntry, leaf *x509.Certificate) (*certRow, error) {
 	seen := ms(time.UnixMilli(e.Timestamp))
 	hosts := e.Hosts
-	if len(hosts) == 0 {
+	if len(hosts) == 0 && leaf != nil {
 		hosts = leafHosts(leaf)
 	}
 	hosts = lowerHosts(hosts)
-	keyAlg, keyLen, strength := keyInfo(leaf)
 	r := &certRow{
 		sha256: e.SHA256, tbs: e.TBSSHA256, detail: detailCTLeaf,
-		subject: orDefault(e.Subject, leaf.Subject.String()), issuer: orDefault(e.Issuer, leaf.Issuer.String()),
-		serial:    serialHex(leaf),
-		notBefore: ms(leaf.NotBefore), notAfter: ms(leaf.NotAfter),
-		hosts:  hosts,
-		keyAlg: keyAlg, keyLen: keyLen, keyStrength: strength, sigAlg: sigAlg(leaf.SignatureAlgorithm),
-		wildcard: hasWildcard(hosts), selfSigned: bytes.Equal(leaf.RawSubject, leaf.RawIssuer),
+		subject: e.Subject, issuer: e.Issuer, hosts: hosts, wildcard: hasWildcard(hosts),
 		precert: e.Precert, matchesOrgHost: len(e.MatchedHosts) > 0, origin: "ct",
 		firstSeen: seen, lastSeen: seen,
 	}
-	if len(leaf.Issuer.Organization) > 0 {
-		r.issuerCA = leaf.Issuer.Organization[0]
-	}
 	pathLen := -1
-	if leaf.IsCA {
-		pathLen = leaf.MaxPathLen
-		if leaf.MaxPathLen < 0 || (leaf.MaxPathLen == 0 && !leaf.MaxPathLenZero) {
-			pathLen = 2147483647
+	spki, pem := "", ""
+	if len(e.Chain) > 0 {
+		pem = e.Chain[0]
+	}
+	if leaf != nil {
+		r.subject, r.issuer = orDefault(e.Subject, leaf.Subject.String()), orDefault(e.Issuer, leaf.Issuer.String())
+		r.serial = serialHex(leaf)
+		r.notBefore, r.notAfter, r.effectiveNotAfter = ms(leaf.NotBefore), ms(leaf.NotAfter), ms(leaf.NotAfter)
+		r.keyAlg, r.keyLen, r.keyStrength = keyInfo(leaf)
+		r.sigAlg = sigAlg(leaf.SignatureAlgorithm)
+		r.selfSigned = bytes.Equal(leaf.RawSubject, leaf.RawIssuer)
+		if len(leaf.Issuer.Organization) > 0 {
+			r.issuerCA = leaf.Issuer.Organization[0]
 		}
+		if leaf.IsCA {
+			pathLen = leaf.MaxPathLen
+			if leaf.MaxPathLen < 0 || (leaf.MaxPathLen == 0 && !leaf.MaxPathLenZero) {
+				pathLen = 2147483647
+			}
+		}
+		spki, pem = hexSHA256(leaf.RawSubjectPublicKeyInfo), base64.StdEncoding.EncodeToString(leaf.Raw)
 	}
 	payload, err := json.Marshal(events.Certificate{
 		SHA256: r.sha256, TBSSHA256: r.tbs, Subject: r.subject, Serial: r.serial, Issuer: r.issuer,
 		IssuerCA: r.issuerCA, NotBefore: r.notBefore, NotAfter: r.notAfter, EffectiveNotAfter: r.notAfter,
 		KeyAlg: r.keyAlg, KeyLen: r.keyLen, KeyStrength: r.keyStrength, SigAlg: r.sigAlg,
-		SPKISHA256: hexSHA256(leaf.RawSubjectPublicKeyInfo), Hosts: r.hosts, SANCount: len(r.hosts),
+		SPKISHA256: spki, Hosts: r.hosts, SANCount: len(r.hosts),
 		CAPathLen: pathLen, Wildcard: r.wildcard, SelfSigned: r.selfSigned,
 		FirstSeen: seen, LastSeen: seen, Precert: r.precert, MatchesOrgHost: r.matchesOrgHost,
-		CTLogs: []events.CertCtLog{}, PEM: base64.StdEncoding.EncodeToString(leaf.Raw), Origin: r.origin,
+		CTLogs: []events.CertCtLog{}, PEM: pem, Origin: r.origin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode certificate: %w", err)
@@ -131,10 +144,14 @@ func certFromCertNew(c events.Certificate, parsed *x509.Certificate, data []byte
 		last = first
 	}
 	hosts := lowerHosts(c.Hosts)
+	effective := c.EffectiveNotAfter
+	if effective.IsZero() {
+		effective = c.NotAfter
+	}
 	return &certRow{
 		sha256: c.SHA256, tbs: tbs, detail: detailCertNew,
 		subject: c.Subject, issuer: c.Issuer, issuerCA: c.IssuerCA, serial: c.Serial,
-		notBefore: ms(c.NotBefore), notAfter: ms(c.NotAfter), hosts: hosts,
+		notBefore: ms(c.NotBefore), notAfter: ms(c.NotAfter), effectiveNotAfter: ms(effective), hosts: hosts,
 		keyAlg: c.KeyAlg, keyLen: c.KeyLen, keyStrength: c.KeyStrength, sigAlg: c.SigAlg,
 		wildcard: c.Wildcard || hasWildcard(hosts), selfSigned: c.SelfSigned, precert: c.Precert,
 		ownership: c.Ownership, matchesOrgHost: c.MatchesOrgHost, origin: c.Origin,

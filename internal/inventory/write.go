@@ -19,7 +19,7 @@ WHERE excluded.received_at < received_events.received_at
 // certColumns are the certificate columns in insert order.
 var certColumns = []string{
 	"sha256", "tbs_sha256", "issuance", "detail", "subject", "issuer", "issuer_ca", "serial",
-	"not_before", "not_after", "hosts", "key_alg", "key_len", "key_strength", "sig_alg",
+	"not_before", "not_after", "effective_not_after", "hosts", "key_alg", "key_len", "key_strength", "sig_alg",
 	"wildcard", "self_signed", "precert", "ownership", "matches_org_host", "origin",
 	"first_seen", "last_seen", "payload",
 }
@@ -75,7 +75,7 @@ const insertHostSQL = `INSERT INTO cert_hosts (host, sha256) VALUES ($1, $2) ON 
 const insertEntrySQL = `INSERT INTO ct_entries (log, log_index, sha256, tbs_sha256, precert, logged_at, subject, issuer, hosts, matched_hosts)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (log, log_index) DO NOTHING`
 
-// apply writes every change of ws in one transaction. Rows are written table by table in key order,
+// apply writes every change of ws, findings included, in one transaction. Rows are written table by table in key order,
 // so concurrent transactions of several PostgreSQL replicas lock rows in the same order and do not
 // deadlock each other.
 func (s *Store) apply(ctx context.Context, ws []write) error {
@@ -84,9 +84,11 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 		certs   []*certRow
 		entries []*entryRow
 		hosts   []hostRow
+		finds   []findingRow
 	)
 	for _, w := range ws {
 		evs = append(evs, w.event)
+		finds = append(finds, w.findings...)
 		if w.cert != nil {
 			certs = append(certs, w.cert)
 			for _, h := range w.cert.hosts {
@@ -127,7 +129,7 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 			issuance = c.sha256
 		}
 		return []any{c.sha256, c.tbs, issuance, c.detail, c.subject, c.issuer, c.issuerCA, c.serial,
-			t(c.notBefore), t(c.notAfter), jsonList(c.hosts), c.keyAlg, c.keyLen, c.keyStrength, c.sigAlg,
+			t(c.notBefore), t(c.notAfter), t(c.effectiveNotAfter), jsonList(c.hosts), c.keyAlg, c.keyLen, c.keyStrength, c.sigAlg,
 			c.wildcard, c.selfSigned, c.precert, c.ownership, c.matchesOrgHost, c.origin,
 			t(c.firstSeen), t(c.lastSeen), string(c.payload)}
 	}); err != nil {
@@ -141,6 +143,11 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 			jsonList(e.hosts), jsonList(e.matched)}
 	}); err != nil {
 		return fmt.Errorf("store: ct entries: %w", err)
+	}
+	// In the same transaction as the certificate rows: a finding never exists without its
+	// certificate, and a certificate is never stored without its findings.
+	if err := insertFindings(ctx, tx, t, finds); err != nil {
+		return fmt.Errorf("store: findings: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)

@@ -14,12 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/rules"
 )
 
 // Registry is what the worker needs of a Prometheus registry.
@@ -47,6 +49,10 @@ type App struct {
 	store *inventory.Store // nil when Deps.Handlers were given
 	recon *reconciler      // nil unless --reconcile-every
 
+	rules  *rules.Store           // nil without --rules
+	sinks  []*dispatch.Dispatcher // one per configured alert sink
+	expiry *expiryScanner         // nil unless --rules, the inventory and --expiry-scan-every
+
 	stopping atomic.Bool
 }
 
@@ -71,21 +77,53 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 			a.close()
 		}
 	}()
+	if cfg.Alerts.Rules != "" {
+		if a.rules, err = rules.Load(cfg.Alerts.Rules, d.Log.With("component", "rules")); err != nil {
+			return nil, fmt.Errorf("--rules: %w", err)
+		}
+	}
 	if d.Handlers == nil {
 		if a.store, err = inventory.Open(ctx, cfg.DB, d.Log); err != nil {
 			return nil, fmt.Errorf("--db: %w", err)
 		}
-		h := inventory.NewHandler(a.store, inventory.Options{Log: d.Log, Registerer: d.Registry})
-		d.Handlers = map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h}
 	}
 	if a.conn, err = queue.Connect(ctx, cfg.NATSURL, "hzhook-worker", d.Log); err != nil {
 		return nil, err
 	}
+	if a.rules != nil || cfg.Alerts.Sinks() {
+		if err := ensureAlertStream(ctx, a.conn); err != nil {
+			return nil, err
+		}
+	}
+	am := alerts.NewMetrics(d.Registry)
+	if d.Handlers == nil {
+		o := inventory.Options{Log: d.Log, Registerer: d.Registry, AlertMetrics: am}
+		if a.rules != nil {
+			o.Rules, o.Alerts = a.rules, queue.NewPublisher(a.conn.JS)
+		}
+		h := inventory.NewHandler(a.store, o)
+		d.Handlers = map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h}
+		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
+			a.expiry = newExpiryScanner(cfg.Alerts.ExpiryScanEvery, h, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
+		}
+	}
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
 	}
-	if a.disp, err = NewDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers); err != nil {
+	hs := observeAll(d.Handlers, newLastEvent(d.Registry, time.Now))
+	if a.disp, err = NewDispatcher(a.conn, cfg, d.Log, d.Registry, hs); err != nil {
 		return nil, err
+	}
+	sinks, err := newSinks(cfg.Alerts, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	for _, sink := range sinks {
+		sd, err := newSinkDispatcher(a.conn, cfg, sink, am, d.Log.With("component", "alerts", "sink", sink.Kind()), d.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("alert sink %s: %w", sink.Kind(), err)
+		}
+		a.sinks = append(a.sinks, sd)
 	}
 	if cfg.Reconcile.Every > 0 {
 		if a.recon, err = newReconciler(cfg.Reconcile, a.conn, d.Log.With("component", "reconcile"), d.Registry); err != nil {
@@ -140,6 +178,15 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	if a.recon != nil {
 		g.Go(func() error { return a.recon.run(gctx) })
+	}
+	if a.rules != nil {
+		g.Go(func() error { a.rules.Watch(gctx, 0); return nil })
+	}
+	for _, sd := range a.sinks {
+		g.Go(func() error { return sd.Run(gctx) })
+	}
+	if a.expiry != nil {
+		g.Go(func() error { return a.expiry.run(gctx) })
 	}
 	a.log.Info("worker started", "types", a.cfg.Types, "consumer", ConsumerName(a.cfg.Types), "admin", a.AdminURL())
 	err := g.Wait()

@@ -120,6 +120,12 @@ func TestConfigValidation(t *testing.T) {
 		{name: "huge batch", env: map[string]string{"HZ_BATCH_SIZE": "100000"}, wantErr: "--batch-size"},
 		{name: "no shutdown time", args: []string{"--shutdown-timeout", "0s"}, wantErr: "--shutdown-timeout"},
 		{name: "max deliver", args: []string{"--max-deliver", "0"}, wantErr: "--max-deliver"},
+		{name: "alerts from env", env: map[string]string{"HZ_RULES_FILE": "rules.yaml", "HZ_ALERT_WEBHOOK_URL": "https://alerts.example.com/in",
+			"HZ_ALERT_WEBHOOK_SECRET": "s3cret-s3cret-s3cret", "HZ_ALERT_SLACK_URL": "https://hooks.slack.com/services/x", "HZ_ALERT_LOG": "true", "HZ_EXPIRY_SCAN_EVERY": "0"}},
+		{name: "webhook without secret", args: []string{"--alert-webhook-url", "https://alerts.example.com/in"}, wantErr: "HZ_ALERT_WEBHOOK_SECRET"},
+		{name: "webhook not http", args: []string{"--alert-webhook-url", "ftp://x"}, env: map[string]string{"HZ_ALERT_WEBHOOK_SECRET": "s"}, wantErr: "--alert-webhook-url"},
+		{name: "slack URL not echoed", env: map[string]string{"HZ_ALERT_SLACK_URL": "hooks.slack.com/services/secret"}, wantErr: "HZ_ALERT_SLACK_URL: must be"},
+		{name: "negative expiry scan", args: []string{"--expiry-scan-every", "-1h"}, wantErr: "--expiry-scan-every"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

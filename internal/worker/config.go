@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/hzhook/hzhook/internal/config"
@@ -26,6 +27,17 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long in-flight batches may finish after SIGTERM
 
 	Reconcile ReconcileConfig
+	Alerts    AlertsConfig
+}
+
+// AlertsConfig is the policy, its alert sinks and the expiry scan (all off by default).
+type AlertsConfig struct {
+	Rules           string        // rules file; empty = no findings
+	WebhookURL      string        // generic signed JSON webhook sink
+	WebhookSecret   string        // its HMAC key (env only)
+	SlackURL        string        // Slack incoming webhook (env only: the URL is a credential)
+	Log             bool          // log sink
+	ExpiryScanEvery time.Duration // 0 = off
 }
 
 // ReconcileConfig is the scheduled pull of missed events from the Hardenize API (off by default).
@@ -54,7 +66,20 @@ func Bind(s *config.Set, c *Config) {
 	s.List(&c.Backoff, "backoff", "HZ_BACKOFF", []string{"1s", "5s", "30s", "2m", "10m"}, "delays before redelivering a failing event, one per attempt; the last repeats")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 30*time.Second, "time in-flight events get to finish on shutdown before they are given back")
 	bindReconcile(s, &c.Reconcile)
+	bindAlerts(s, &c.Alerts)
 }
+
+func bindAlerts(s *config.Set, a *AlertsConfig) {
+	s.String(&a.Rules, "rules", "HZ_RULES_FILE", "", "policy rules file (YAML) judging every certificate into findings, reloaded on change; empty = no findings")
+	s.String(&a.WebhookURL, "alert-webhook-url", "HZ_ALERT_WEBHOOK_URL", "", "deliver alerts as signed JSON POSTs to this URL (needs HZ_ALERT_WEBHOOK_SECRET)")
+	s.SecretEnv(&a.WebhookSecret, "HZ_ALERT_WEBHOOK_SECRET", "HMAC key signing alert webhooks (X-Hzhook-Signature)")
+	s.SecretEnv(&a.SlackURL, "HZ_ALERT_SLACK_URL", "deliver alerts to this Slack incoming-webhook URL")
+	s.Bool(&a.Log, "alert-log", "HZ_ALERT_LOG", false, "deliver alerts to the log (one WARN record each)")
+	s.Duration(&a.ExpiryScanEvery, "expiry-scan-every", "HZ_EXPIRY_SCAN_EVERY", time.Hour, "scan the inventory for expiringSoon findings this often (0 = off); one replica at a time; needs --rules")
+}
+
+// Sinks reports whether any alert sink is configured.
+func (a AlertsConfig) Sinks() bool { return a.WebhookURL != "" || a.SlackURL != "" || a.Log }
 
 func bindReconcile(s *config.Set, r *ReconcileConfig) {
 	s.Duration(&r.Every, "reconcile-every", "HZ_RECONCILE_EVERY", 0, "pull missed events from the Hardenize API this often, e.g. 24h (0 = off); one replica at a time")
@@ -133,5 +158,28 @@ func (c Config) Validate() error {
 			bad("reconcile-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
 		}
 	}
+	errs = append(errs, c.Alerts.validate()...)
 	return errors.Join(errs...)
+}
+
+func (a AlertsConfig) validate() []error {
+	var errs []error
+	if a.WebhookURL != "" {
+		if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("--alert-webhook-url: must be an absolute http(s) URL"))
+		}
+		if a.WebhookSecret == "" {
+			errs = append(errs, errors.New("--alert-webhook-url: needs HZ_ALERT_WEBHOOK_SECRET to sign the alerts"))
+		}
+	}
+	if a.SlackURL != "" {
+		if u, err := url.Parse(a.SlackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// Never echo the URL: it is the credential.
+			errs = append(errs, errors.New("HZ_ALERT_SLACK_URL: must be an absolute http(s) URL"))
+		}
+	}
+	if a.ExpiryScanEvery < 0 || (a.ExpiryScanEvery > 0 && a.ExpiryScanEvery < time.Second) {
+		errs = append(errs, fmt.Errorf("--expiry-scan-every: %s: use 0 (off) or at least 1s", a.ExpiryScanEvery))
+	}
+	return errs
 }

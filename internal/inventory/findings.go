@@ -1,0 +1,206 @@
+package inventory
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Finding is one stored finding as the read API shows it: one rule broken by one issuance.
+// PublishedAt is nil until its alert was stored in HZ_ALERTS.
+type Finding struct {
+	Type          string     `json:"type"`
+	DedupType     string     `json:"dedupType"` // type, or expiringSoon/<days>
+	TBSSHA256     string     `json:"tbsSha256"`
+	SHA256        string     `json:"sha256"`
+	Detail        string     `json:"detail"`
+	WatchItem     string     `json:"watchItem,omitempty"`
+	ThresholdDays int        `json:"thresholdDays,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	PublishedAt   *time.Time `json:"publishedAt"`
+}
+
+// FindingQuery filters and pages a finding list, newest first. Zero values do not filter.
+type FindingQuery struct {
+	Type string // a finding type (rules.Type): expiringSoon matches every threshold
+	// SHA256 selects the findings of the issuance of the certificate or precertificate with this
+	// fingerprint (a precertificate and its certificate share their findings).
+	SHA256         string
+	Page, PageSize int // from 1
+}
+
+// findingRow is a finding to store with its alert (the outbox message).
+type findingRow struct {
+	tbs, dedupType, typ, sha256, detail, watchItem string
+	thresholdDays                                  int
+	alert                                          []byte
+	createdAt                                      time.Time
+}
+
+// The first finding of an issuance and type wins; later events of the same issuance change nothing.
+const insertFindingSQL = `INSERT INTO findings (tbs_sha256, dedup_type, type, sha256, detail, watch_item, threshold_days, alert, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING`
+
+func insertFindings(ctx context.Context, tx *sql.Tx, t func(time.Time) any, fs []findingRow) error {
+	slices.SortStableFunc(fs, func(a, b findingRow) int {
+		return cmp.Or(cmp.Compare(a.tbs, b.tbs), cmp.Compare(a.dedupType, b.dedupType))
+	})
+	return execAll(ctx, tx, insertFindingSQL, fs, func(f findingRow) []any {
+		return []any{f.tbs, f.dedupType, f.typ, f.sha256, f.detail, f.watchItem, f.thresholdDays, string(f.alert), t(f.createdAt)}
+	})
+}
+
+// recordFindings stores findings outside an event batch (the expiry scan), in one transaction.
+func (s *Store) recordFindings(ctx context.Context, fs []findingRow) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if err := insertFindings(ctx, tx, s.dialect.timeArg, fs); err != nil {
+		return fmt.Errorf("store: findings: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// outboxRow is a finding whose alert was not yet published.
+type outboxRow struct {
+	tbs, dedupType, typ string
+	alert               []byte
+}
+
+// unpublished returns the findings of the given issuances whose alert is not yet published.
+func (s *Store) unpublished(ctx context.Context, issuances []string) ([]outboxRow, error) {
+	issuances = slices.Compact(slices.Sorted(slices.Values(issuances)))
+	var out []outboxRow
+	const chunk = 500 // well under every database's parameter limit
+	for len(issuances) > 0 {
+		n := min(chunk, len(issuances))
+		var a args
+		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND tbs_sha256 IN ("+
+			a.addAll(issuances[:n])+") ORDER BY tbs_sha256, dedup_type", a.vals...)
+		if err != nil {
+			return nil, fmt.Errorf("store: unpublished findings: %w", err)
+		}
+		got, err := scanOutbox(rows)
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		issuances = issuances[n:]
+	}
+	return out, nil
+}
+
+// unpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
+func (s *Store) unpublishedOldest(ctx context.Context, limit int) ([]outboxRow, error) {
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unpublished findings: %w", err)
+	}
+	defer rows.Close()
+	return scanOutbox(rows)
+}
+
+func scanOutbox(rows *sql.Rows) ([]outboxRow, error) {
+	var out []outboxRow
+	for rows.Next() {
+		var r outboxRow
+		var alert string
+		if err := rows.Scan(&r.tbs, &r.dedupType, &r.typ, &alert); err != nil {
+			return nil, fmt.Errorf("store: unpublished findings: %w", err)
+		}
+		r.alert = []byte(alert)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unpublished findings: %w", err)
+	}
+	return out, nil
+}
+
+// markPublished records that the alert of a finding is in HZ_ALERTS. first is true for the one
+// call that moved it from unpublished to published (the finding is counted then, once).
+func (s *Store) markPublished(ctx context.Context, tbs, dedupType string, at time.Time) (first bool, err error) {
+	res, err := s.write.ExecContext(ctx, "UPDATE findings SET published_at = $1 WHERE tbs_sha256 = $2 AND dedup_type = $3 AND published_at IS NULL",
+		s.dialect.timeArg(ms(at)), tbs, dedupType)
+	if err != nil {
+		return false, fmt.Errorf("store: mark finding published: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: mark finding published: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ListFindings returns one page of the findings q selects, newest first.
+func (s *Store) ListFindings(ctx context.Context, q FindingQuery) (Page[Finding], error) {
+	var a args
+	var where []string
+	if q.Type != "" {
+		where = append(where, "f.type = "+a.add(q.Type))
+	}
+	if q.SHA256 != "" {
+		p := a.add(strings.ToLower(q.SHA256))
+		where = append(where, "(f.sha256 = "+p+" OR f.tbs_sha256 IN (SELECT c.issuance FROM certificates c WHERE c.sha256 = "+p+"))")
+	}
+	from := "FROM findings f" + whereClause(where)
+	var out Page[Finding]
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) "+from, a.vals...).Scan(&out.Total); err != nil {
+		return Page[Finding]{}, fmt.Errorf("count findings: %w", err)
+	}
+	limit := a.add(q.PageSize)
+	offset := a.add((q.Page - 1) * q.PageSize)
+	rows, err := s.read.QueryContext(ctx, `SELECT f.type, f.dedup_type, f.tbs_sha256, f.sha256, f.detail, f.watch_item,
+f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
+	if err != nil {
+		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
+	}
+	defer rows.Close()
+	out.Items = []Finding{}
+	for rows.Next() {
+		var (
+			f         Finding
+			published nullTime
+		)
+		if err := rows.Scan(&f.Type, &f.DedupType, &f.TBSSHA256, &f.SHA256, &f.Detail, &f.WatchItem,
+			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published); err != nil {
+			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
+		}
+		f.PublishedAt = published.t
+		out.Items = append(out.Items, f)
+	}
+	if err := rows.Err(); err != nil {
+		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
+	}
+	return out, nil
+}
+
+// nullTime scans a nullable time of either database.
+type nullTime struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (n *nullTime) Scan(v any) error {
+	if v == nil {
+		n.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (dbTime{&t}).Scan(v); err != nil {
+		return err
+	}
+	n.t = &t
+	return nil
+}

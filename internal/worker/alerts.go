@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hzhook/hzhook/internal/alerts"
+	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/queue"
+)
+
+// StageAlerts is the dead-letter stage of alert sinks: their dead letters are hz.dlq.alerts.
+const StageAlerts = "alerts"
+
+// SinkConsumer is the durable consumer of HZ_ALERTS of one sink kind, shared by every replica:
+// each sink takes every alert once, independently of the others.
+func SinkConsumer(kind string) string { return "hz-alerts-" + kind }
+
+// ensureAlertStream creates or updates HZ_ALERTS with the limits of HZ_EVENTS (which the receiver
+// sizes for the deployment), or the defaults when HZ_EVENTS does not exist yet.
+func ensureAlertStream(ctx context.Context, conn *queue.Conn) error {
+	o := queue.DefaultStreamOptions()
+	if s, err := conn.JS.Stream(ctx, queue.StreamEvents); err == nil {
+		c := s.CachedInfo().Config
+		o.Replicas, o.MaxAge, o.MaxBytes, o.Duplicates = c.Replicas, c.MaxAge, c.MaxBytes, c.Duplicates
+	}
+	if err := alerts.EnsureStream(ctx, conn.JS, o); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	return nil
+}
+
+// newSinks builds the configured sinks: webhook, Slack, log.
+func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
+	var out []alerts.Sink
+	if cfg.WebhookURL != "" {
+		s, err := alerts.NewWebhookSink(alerts.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret})
+		if err != nil {
+			return nil, fmt.Errorf("--alert-webhook-url: %w", err)
+		}
+		out = append(out, s)
+	}
+	if cfg.SlackURL != "" {
+		s, err := alerts.NewSlackSink(alerts.SlackOptions{URL: cfg.SlackURL})
+		if err != nil {
+			return nil, fmt.Errorf("HZ_ALERT_SLACK_URL: %w", err)
+		}
+		out = append(out, s)
+	}
+	if cfg.Log {
+		out = append(out, alerts.NewLogSink(log.With("component", "alerts")))
+	}
+	return out, nil
+}
+
+// newSinkDispatcher returns the dispatcher delivering HZ_ALERTS to sink, with the worker's retry,
+// backoff and dead-letter settings (dead letters to hz.dlq.alerts).
+func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
+	backoff, err := cfg.Schedule()
+	if err != nil {
+		return nil, fmt.Errorf("--backoff: %w", err)
+	}
+	return dispatch.New(conn.JS, nil, dispatch.Options{
+		Stream:         alerts.StreamAlerts,
+		Consumer:       SinkConsumer(sink.Kind()),
+		Description:    "hzhook alert sink " + sink.Kind(),
+		FilterSubjects: []string{alerts.SubjectPrefix + ">"},
+		Stage:          StageAlerts,
+		RouteHeader:    alerts.HeaderAlertType,
+		Handlers:       alerts.Routes(alerts.NewHandler(sink, m, log)),
+		MaxDeliver:     cfg.MaxDeliver,
+		Backoff:        backoff,
+		AckWait:        cfg.AckWait,
+		BatchSize:      10, // one HTTP request per alert: keep a batch well inside AckWait
+		Concurrency:    1,
+		ShutdownGrace:  cfg.ShutdownTimeout,
+		Log:            log,
+		Registerer:     reg,
+	})
+}
