@@ -380,6 +380,9 @@ func TestWebhookInFlightOverflowAnswers429(t *testing.T) {
 	defer conn.Close()
 	_, err = fmt.Fprintf(conn, "POST /hardenize/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
 	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return strings.Contains(h.metrics(), `hz_http_in_flight_requests{listener="webhook"} 1`)
+	}, 5*time.Second, 10*time.Millisecond, "the held request occupies the only slot")
 
 	require.Eventually(t, func() bool {
 		resp, _ := h.send(signed(t, sample(t, events.TypeTest, 0), time.Now()))
