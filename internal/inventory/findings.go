@@ -42,16 +42,21 @@ type findingRow struct {
 }
 
 // The first finding of an issuance and type wins; later events of the same issuance change nothing.
-const insertFindingSQL = `INSERT INTO findings (tbs_sha256, dedup_type, type, sha256, detail, watch_item, threshold_days, alert, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING`
+var findingsTable = table{
+	name:     "findings",
+	columns:  []string{"tbs_sha256", "dedup_type", "type", "sha256", "detail", "watch_item", "threshold_days", "alert", "created_at"},
+	pgTypes:  []string{"text", "text", "text", "text", "text", "text", "integer", "text", "timestamptz"},
+	conflict: "ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING",
+}
 
-func insertFindings(ctx context.Context, tx *sql.Tx, t func(time.Time) any, fs []findingRow) error {
+func (s *Store) insertFindings(ctx context.Context, tx *sql.Tx, fs []findingRow) error {
 	slices.SortStableFunc(fs, func(a, b findingRow) int {
 		return cmp.Or(cmp.Compare(a.tbs, b.tbs), cmp.Compare(a.dedupType, b.dedupType))
 	})
-	return execAll(ctx, tx, insertFindingSQL, fs, func(f findingRow) []any {
+	t := s.dialect.timeArg
+	return s.writeRows(ctx, tx, findingsTable, rowsOf(fs, func(f findingRow) []any {
 		return []any{f.tbs, f.dedupType, f.typ, f.sha256, f.detail, f.watchItem, f.thresholdDays, string(f.alert), t(f.createdAt)}
-	})
+	}), nil)
 }
 
 // recordFindings stores findings outside an event batch (the expiry scan), in one transaction.
@@ -64,7 +69,7 @@ func (s *Store) recordFindings(ctx context.Context, fs []findingRow) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if err := insertFindings(ctx, tx, s.dialect.timeArg, fs); err != nil {
+	if err := s.insertFindings(ctx, tx, fs); err != nil {
 		return fmt.Errorf("store: findings: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

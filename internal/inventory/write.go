@@ -3,18 +3,21 @@ package inventory
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-const insertEventSQL = `INSERT INTO received_events (org, hook_id, event_id, type, created_on, source, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (org, hook_id, event_id) DO UPDATE SET received_at = excluded.received_at, source = excluded.source
+// events: the earliest receipt keeps its time and source.
+var eventsTable = table{
+	name:    "received_events",
+	columns: []string{"org", "hook_id", "event_id", "type", "created_on", "source", "received_at"},
+	pgTypes: []string{"text", "text", "text", "text", "timestamptz", "text", "timestamptz"},
+	conflict: `ON CONFLICT (org, hook_id, event_id) DO UPDATE SET received_at = excluded.received_at, source = excluded.source
 WHERE excluded.received_at < received_events.received_at
-   OR (excluded.received_at = received_events.received_at AND excluded.source < received_events.source)`
+   OR (excluded.received_at = received_events.received_at AND excluded.source < received_events.source)`,
+}
 
 // certColumns are the certificate columns in insert order.
 var certColumns = []string{
@@ -24,28 +27,29 @@ var certColumns = []string{
 	"first_seen", "last_seen", "payload",
 }
 
-// upsertCertSQL merges a certificate row so that the result is the same in any order:
+var certsTable = table{
+	name:    "certificates AS c",
+	columns: certColumns,
+	pgTypes: []string{"text", "text", "text", "smallint", "text", "text", "text", "text",
+		"timestamptz", "timestamptz", "timestamptz", "text", "text", "integer", "integer", "text",
+		"boolean", "boolean", "boolean", "text", "boolean", "text",
+		"timestamptz", "timestamptz", "jsonb"},
+	conflict: certConflictSQL(),
+}
+
+// certConflictSQL merges a certificate row so that the result is the same in any order:
 //   - the incoming row "wins" the descriptive columns when it ranks higher (pki.cert.new over a
 //     ct.entry leaf), or ranks the same and was seen later, or, as a last deterministic tie-break,
 //     has the greater payload;
 //   - first_seen is the earliest and last_seen the latest of the rows of the highest rank;
 //   - a known tbs_sha256 (and so the issuance link) is never replaced by an unknown one.
-func upsertCertSQL() string {
+func certConflictSQL() string {
 	const (
 		wins = `(excluded.detail > c.detail OR (excluded.detail = c.detail AND (excluded.last_seen > c.last_seen
 	OR (excluded.last_seen = c.last_seen AND excluded.payload > c.payload))))`
 		keepKnown = `CASE WHEN c.tbs_sha256 = '' THEN excluded.%[1]s WHEN excluded.tbs_sha256 = '' THEN c.%[1]s
 	WHEN ` + wins + ` THEN excluded.%[1]s ELSE c.%[1]s END`
 	)
-	var b strings.Builder
-	b.WriteString("INSERT INTO certificates AS c (" + strings.Join(certColumns, ", ") + ") VALUES (")
-	for i := range certColumns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", i+1)
-	}
-	b.WriteString(")\nON CONFLICT (sha256) DO UPDATE SET\n")
 	var sets []string
 	for _, col := range certColumns {
 		switch col {
@@ -65,15 +69,23 @@ func upsertCertSQL() string {
 		}
 	}
 	sets = append(sets, "detail = CASE WHEN excluded.detail > c.detail THEN excluded.detail ELSE c.detail END")
-	b.WriteString(strings.Join(sets, ",\n"))
-	return b.String()
+	return "ON CONFLICT (sha256) DO UPDATE SET\n" + strings.Join(sets, ",\n")
 }
 
-const insertHostSQL = `INSERT INTO cert_hosts (host, sha256) VALUES ($1, $2) ON CONFLICT (host, sha256) DO NOTHING`
+var hostsTable = table{
+	name:     "cert_hosts",
+	columns:  []string{"host", "sha256"},
+	pgTypes:  []string{"text", "text"},
+	conflict: "ON CONFLICT (host, sha256) DO NOTHING",
+}
 
 // CT logs are append-only: a (log, index) names one entry forever, so the first write is final.
-const insertEntrySQL = `INSERT INTO ct_entries (log, log_index, sha256, tbs_sha256, precert, logged_at, subject, issuer, hosts, matched_hosts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (log, log_index) DO NOTHING`
+var entriesTable = table{
+	name:     "ct_entries",
+	columns:  []string{"log", "log_index", "sha256", "tbs_sha256", "precert", "logged_at", "subject", "issuer", "hosts", "matched_hosts"},
+	pgTypes:  []string{"text", "bigint", "text", "text", "boolean", "timestamptz", "text", "text", "text", "text"},
+	conflict: "ON CONFLICT (log, log_index) DO NOTHING",
+}
 
 // apply writes every change of ws, findings included, in one transaction. Rows are written table by table in key order,
 // so concurrent transactions of several PostgreSQL replicas lock rows in the same order and do not
@@ -118,12 +130,12 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	t := s.dialect.timeArg
-	if err := execAll(ctx, tx, insertEventSQL, evs, func(e eventRow) []any {
+	if err := s.writeRows(ctx, tx, eventsTable, rowsOf(evs, func(e eventRow) []any {
 		return []any{e.org, e.hookID, e.id, e.typ, t(e.createdOn), e.source, t(e.receivedAt)}
-	}); err != nil {
+	}), func(r []any) string { return r[0].(string) + "\x00" + r[1].(string) + "\x00" + r[2].(string) }); err != nil {
 		return fmt.Errorf("store: events: %w", err)
 	}
-	if err := execAll(ctx, tx, upsertCertSQL(), certs, func(c *certRow) []any {
+	if err := s.writeRows(ctx, tx, certsTable, rowsOf(certs, func(c *certRow) []any {
 		issuance := c.tbs
 		if issuance == "" {
 			issuance = c.sha256
@@ -132,21 +144,21 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 			t(c.notBefore), t(c.notAfter), t(c.effectiveNotAfter), jsonList(c.hosts), c.keyAlg, c.keyLen, c.keyStrength, c.sigAlg,
 			c.wildcard, c.selfSigned, c.precert, c.ownership, c.matchesOrgHost, c.origin,
 			t(c.firstSeen), t(c.lastSeen), string(c.payload)}
-	}); err != nil {
+	}), func(r []any) string { return r[0].(string) }); err != nil {
 		return fmt.Errorf("store: certificates: %w", err)
 	}
-	if err := execAll(ctx, tx, insertHostSQL, hosts, func(h hostRow) []any { return []any{h.host, h.sha256} }); err != nil {
+	if err := s.writeRows(ctx, tx, hostsTable, rowsOf(hosts, func(h hostRow) []any { return []any{h.host, h.sha256} }), nil); err != nil {
 		return fmt.Errorf("store: hosts: %w", err)
 	}
-	if err := execAll(ctx, tx, insertEntrySQL, entries, func(e *entryRow) []any {
+	if err := s.writeRows(ctx, tx, entriesTable, rowsOf(entries, func(e *entryRow) []any {
 		return []any{e.log, e.index, e.sha256, e.tbs, e.precert, t(e.loggedAt), e.subject, e.issuer,
 			jsonList(e.hosts), jsonList(e.matched)}
-	}); err != nil {
+	}), nil); err != nil {
 		return fmt.Errorf("store: ct entries: %w", err)
 	}
 	// In the same transaction as the certificate rows: a finding never exists without its
 	// certificate, and a certificate is never stored without its findings.
-	if err := insertFindings(ctx, tx, t, finds); err != nil {
+	if err := s.insertFindings(ctx, tx, finds); err != nil {
 		return fmt.Errorf("store: findings: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -157,22 +169,13 @@ func (s *Store) apply(ctx context.Context, ws []write) error {
 
 type hostRow struct{ host, sha256 string }
 
-// execAll runs one prepared statement for every row.
-func execAll[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
-	if len(rows) == 0 {
-		return nil
+// rowsOf lists the column values of each row.
+func rowsOf[T any](rows []T, args func(T) []any) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = args(r)
 	}
-	stmt, err := tx.PrepareContext(ctx, query)
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	defer stmt.Close()
-	for _, r := range rows {
-		if _, err := stmt.ExecContext(ctx, args(r)...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out
 }
 
 func jsonList(xs []string) string {

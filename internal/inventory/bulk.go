@@ -1,0 +1,124 @@
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// table is how rows of one table are written: as many single-row statements (SQLite, in-process,
+// where a statement costs microseconds) or, on PostgreSQL, as one INSERT ... SELECT FROM unnest of
+// one array per column, so a batch costs one round trip per table instead of one per row.
+type table struct {
+	name     string   // with alias, e.g. "certificates AS c"
+	columns  []string // in insert order
+	pgTypes  []string // PostgreSQL element type of each column, for the unnest arrays
+	conflict string   // ON CONFLICT clause, shared by both forms
+}
+
+func (t table) rowSQL() string {
+	ps := make([]string, len(t.columns))
+	for i := range ps {
+		ps[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ") VALUES (" + strings.Join(ps, ", ") + ")\n" + t.conflict
+}
+
+func (t table) unnestSQL() string {
+	ps := make([]string, len(t.columns))
+	for i, typ := range t.pgTypes {
+		ps[i] = fmt.Sprintf("$%d::%s[]", i+1, typ)
+	}
+	return "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ")\nSELECT * FROM unnest(" + strings.Join(ps, ", ") + ")\n" + t.conflict
+}
+
+// writeRows writes rows (their column values from args, in key order). key, when not nil, names
+// the conflict key of a DO UPDATE clause: PostgreSQL refuses to update one row twice in a
+// statement, so rows repeating a key go into later statements ("waves"), in their order. The
+// merges are order-independent, so the waves give the same result as one row at a time.
+func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, t table, rows [][]any, key func([]any) string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.dialect.name != dialectPostgres {
+		return execRows(ctx, tx, t.rowSQL(), rows)
+	}
+	waves := [][][]any{rows}
+	if key != nil {
+		waves = splitWaves(rows, key)
+	}
+	query := t.unnestSQL()
+	for _, w := range waves {
+		cols, err := columns(w)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, query, cols...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitWaves puts the n-th row of each key into wave n.
+func splitWaves(rows [][]any, key func([]any) string) [][][]any {
+	seen := make(map[string]int, len(rows))
+	var waves [][][]any
+	for _, r := range rows {
+		k := key(r)
+		n := seen[k]
+		seen[k] = n + 1
+		if n == len(waves) {
+			waves = append(waves, nil)
+		}
+		waves[n] = append(waves[n], r)
+	}
+	return waves
+}
+
+// columns turns rows into one typed slice per column, as pgx encodes arrays.
+func columns(rows [][]any) ([]any, error) {
+	out := make([]any, len(rows[0]))
+	for c := range out {
+		switch rows[0][c].(type) {
+		case string:
+			out[c] = column[string](rows, c)
+		case time.Time:
+			out[c] = column[time.Time](rows, c)
+		case int:
+			out[c] = column[int](rows, c)
+		case int64:
+			out[c] = column[int64](rows, c)
+		case bool:
+			out[c] = column[bool](rows, c)
+		default:
+			return nil, fmt.Errorf("column %d: no array type for %T", c, rows[0][c])
+		}
+	}
+	return out, nil
+}
+
+func column[T any](rows [][]any, c int) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = r[c].(T)
+	}
+	return out
+}
+
+// execRows runs one prepared statement for every row.
+func execRows(ctx context.Context, tx *sql.Tx, query string, rows [][]any) error {
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range rows {
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
