@@ -34,6 +34,7 @@ func checks() []check {
 		{"probes hit health and readiness on the admin listener", checkProbes},
 		{"pods finish in-flight work before they are killed", checkShutdown},
 		{"files named by settings come from mounted Secrets", checkHooksSecret},
+		{"the rules file is mounted from a ConfigMap and valid", checkRulesFile},
 		{"ingress publishes only the webhook path over TLS", checkIngress},
 		{"services select pods and target declared ports", checkServices},
 		{"NATS URL names a service, stream replicas match NATS", checkNATS},
