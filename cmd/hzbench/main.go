@@ -9,9 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/hzhook/hzhook/internal/bench"
 	"github.com/hzhook/hzhook/internal/config"
@@ -21,9 +19,12 @@ const usage = `hzbench: benchmarks of hzhook against baselines
 
 Usage:
   hzbench intake [flags]            intake throughput/latency: bare vs hand-rolled vs hzhook receiver
+  hzbench e2e [flags]               end-to-end latency: webhook 204 to the row in the store, at a fixed rate
+  hzbench drain [flags]             worker drain rate: the inventory's BenchmarkDrain (SQLite, PostgreSQL)
   hzbench serve-bare [flags]        the bare 204 ceiling server
   hzbench serve-handrolled [flags]  the hand-rolled reference receiver (net/http, HMAC, sync publish)
 
+intake, e2e and drain each replace their own section of --out (bench/results.md).
 hzbench <command> --help lists the flags of each.`
 
 func main() {
@@ -44,39 +45,11 @@ func run(ctx context.Context, args []string) error {
 	set := config.NewSet("hzbench "+args[0], os.LookupEnv)
 	switch args[0] {
 	case "intake":
-		var o bench.IntakeOptions
-		var out string
-		set.String(&o.BinDir, "bin", "", "bin", "directory with receiver, hzctl, hzbench and nats-server (make bench builds them)")
-		set.String(&out, "out", "", "bench/results.md", "markdown file the results are written to")
-		set.Int(&o.Runs, "runs", "", 3, "runs per target (medians are reported)")
-		set.Duration(&o.Duration, "duration", "", 10*time.Second, "length of each run")
-		set.Int(&o.Connections, "connections", "", 32, "concurrent keep-alive connections")
-		set.Int(&o.Size, "size", "", 4096, "request body bytes")
-		if err := set.Parse(args[1:]); err != nil {
-			return err
-		}
-		work, err := os.MkdirTemp("", "hzbench")
-		if err != nil {
-			return fmt.Errorf("scratch dir: %w", err)
-		}
-		defer os.RemoveAll(work)
-		o.WorkDir, o.Progress = work, os.Stderr
-		rep, err := bench.RunIntake(ctx, o)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return fmt.Errorf("results dir: %w", err)
-		}
-		f, err := os.Create(out)
-		if err != nil {
-			return fmt.Errorf("results file: %w", err)
-		}
-		defer f.Close()
-		fmt.Fprintf(f, "# hzhook benchmark results\n\nWritten by `make bench`; re-run it to refresh. Figures are from one machine and only comparable within one run.\n\n")
-		rep.WriteMarkdown(f, time.Now())
-		rep.WriteMarkdown(os.Stdout, time.Now())
-		return nil
+		return runIntake(ctx, set, args[1:])
+	case "e2e":
+		return runE2E(ctx, set, args[1:])
+	case "drain":
+		return runDrain(ctx, set, args[1:])
 	case "serve-bare", "serve-handrolled":
 		var listen, natsURL, secret string
 		set.String(&listen, "listen", "", "127.0.0.1:8080", "listen address")

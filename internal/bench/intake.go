@@ -30,6 +30,7 @@ type IntakeOptions struct {
 	Connections int
 	Size        int       // request body bytes
 	Progress    io.Writer // one line per step
+	Note        string    // conditions of the measurement, printed with the results
 }
 
 // LoadResult is what `hzctl load --json` reports.
@@ -58,6 +59,7 @@ type TargetResult struct {
 type IntakeReport struct {
 	Bare, HandRolled, Receiver TargetResult
 	HalfRate                   LoadResult // receiver at half its peak rate
+	LoadAverage                string     // of the machine when the benchmark started
 	Options                    IntakeOptions
 }
 
@@ -70,7 +72,7 @@ type target struct {
 // RunIntake measures the three targets side by side, interleaved run by run so that machine noise
 // spreads over all of them, then the receiver at half its median peak rate for latency.
 func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
-	rep := IntakeReport{Options: o}
+	rep := IntakeReport{Options: o, LoadAverage: loadAverage()}
 	targets := []target{
 		{"bare", func(ctx context.Context, run int) (string, *Proc, func(), error) {
 			return o.startBench(ctx, run, "serve-bare", "")

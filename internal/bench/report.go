@@ -15,12 +15,16 @@ const (
 	GoalRSS          = int64(150 << 20) // bytes
 )
 
-// WriteMarkdown writes the intake report as the bench/results.md section.
+// IntakeHeading is the results section of the intake benchmark.
+const IntakeHeading = "## Intake throughput and latency"
+
+// WriteMarkdown writes the intake report as its bench/results.md section.
 func (r IntakeReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
-	fmt.Fprintf(w, "## Intake throughput and latency\n\n")
-	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s): signed %d-byte `ct.entry` events, keep-alive, %d connections, %s per run, median of %d runs, targets interleaved run by run; load from `hzctl load` on the same machine.\n\n",
-		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.Size, o.Connections, o.Duration, o.Runs)
+	fmt.Fprintf(w, "%s\n\n", IntakeHeading)
+	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s): signed %d-byte `ct.entry` events, keep-alive, %d connections, %s per run, median of %d runs, targets interleaved run by run; load from `hzctl load` on the same machine. %s\n\n",
+		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.Size, o.Connections, o.Duration, o.Runs,
+		conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| target | requests/s | p50 ms | p99 ms | peak RSS | runs (requests/s) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
 	for _, t := range []TargetResult{r.Bare, r.HandRolled, r.Receiver} {

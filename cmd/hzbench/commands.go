@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hzhook/hzhook/internal/bench"
+	"github.com/hzhook/hzhook/internal/config"
+)
+
+// common are the flags every benchmark command has.
+type common struct {
+	out, note string
+}
+
+func bindCommon(set *config.Set, c *common) {
+	set.String(&c.out, "out", "", "bench/results.md", "markdown file whose section of this benchmark is replaced")
+	set.String(&c.note, "note", "HZ_BENCH_NOTE", "", "conditions of the measurement, printed with the results (e.g. a shared machine)")
+}
+
+// publish writes a section into c.out and prints it.
+func (c common) publish(heading string, write func(*bytes.Buffer)) error {
+	var b bytes.Buffer
+	write(&b)
+	os.Stdout.Write(b.Bytes())
+	return bench.UpdateSection(c.out, heading, b.Bytes())
+}
+
+// scratch is a temporary work directory removed by the returned function.
+func scratch() (string, func(), error) {
+	work, err := os.MkdirTemp("", "hzbench")
+	if err != nil {
+		return "", nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	return work, func() { os.RemoveAll(work) }, nil
+}
+
+func runIntake(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.IntakeOptions
+	var c common
+	bindCommon(set, &c)
+	set.String(&o.BinDir, "bin", "", "bin", "directory with receiver, hzctl, hzbench and nats-server (make bench builds them)")
+	set.Int(&o.Runs, "runs", "", 3, "runs per target (medians are reported)")
+	set.Duration(&o.Duration, "duration", "", 10*time.Second, "length of each run")
+	set.Int(&o.Connections, "connections", "", 32, "concurrent keep-alive connections")
+	set.Int(&o.Size, "size", "", 4096, "request body bytes")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	work, done, err := scratch()
+	if err != nil {
+		return err
+	}
+	defer done()
+	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+	rep, err := bench.RunIntake(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.IntakeHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}
+
+func runE2E(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.E2EOptions
+	var c common
+	bindCommon(set, &c)
+	set.String(&o.BinDir, "bin", "", "bin", "directory with receiver, worker and nats-server (make bench builds them)")
+	set.Int(&o.Runs, "runs", "", 3, "runs (medians are reported)")
+	set.Duration(&o.Duration, "duration", "", 10*time.Second, "length of each run")
+	set.Int(&o.Rate, "rate", "", 1000, "events per second")
+	set.Duration(&o.Poll, "poll", "", 2*time.Millisecond, "how often the store is read for new rows")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	if o.Runs < 1 || o.Rate < 1 || o.Duration <= 0 || o.Poll <= 0 {
+		return fmt.Errorf("--runs and --rate must be at least 1, --duration and --poll positive")
+	}
+	work, done, err := scratch()
+	if err != nil {
+		return err
+	}
+	defer done()
+	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+	rep, err := bench.RunE2E(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.E2EHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}
+
+func runDrain(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.DrainOptions
+	var c common
+	bindCommon(set, &c)
+	set.String(&o.Go, "go", "", "go", "the go command (the benchmark is a go test benchmark; run from the module root)")
+	set.String(&o.Package, "package", "", "./internal/inventory/", "package holding BenchmarkDrain")
+	set.Int(&o.Events, "events", "", 100000, "backlog drained in batches")
+	set.Int(&o.BaselineEvents, "baseline-events", "", 20000, "part of the backlog the one-transaction-per-message baseline drains")
+	set.Int(&o.Batch, "batch", "", 500, "events per batch (one transaction)")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	o.Progress = os.Stderr
+	o.Note = c.note
+	rep, err := bench.RunDrain(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.DrainHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}

@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+)
+
+// DrainHeading is the results section of the drain benchmark.
+const DrainHeading = "## Worker drain rate"
+
+// WriteMarkdown writes the drain report as its bench/results.md section.
+func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
+	o := r.Options
+	fmt.Fprintf(w, "%s\n\n", DrainHeading)
+	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s) with `go test -run '^$' -bench Drain -benchtime 1x %s` (the inventory's BenchmarkDrain): "+
+		"a backlog of %d `ct.entry` events in JetStream drained into a fresh store in batches of %d (one transaction per batch), "+
+		"beside the baseline of one transaction per message (%d events). PostgreSQL is the one `scripts/with-services.sh` starts (fsync off). %s\n\n",
+		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.Package,
+		o.Events, o.Batch, o.BaselineEvents, conditions(r.LoadAverage, o.Note))
+	fmt.Fprintln(w, "| store | per message (events/s) | batched (events/s) | speed-up |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	for _, d := range r.Results {
+		if !d.Measured {
+			fmt.Fprintf(w, "| %s | not measured | not measured | — |\n", d.Database)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.1f× |\n", d.Database, d.PerMessage, d.Batched, ratio(d.Batched, d.PerMessage))
+	}
+	fmt.Fprintf(w, "\n| goal | target | measured | met |\n|---|---|---|---|\n")
+	for _, d := range r.Results {
+		if !d.Measured {
+			continue
+		}
+		sp := ratio(d.Batched, d.PerMessage)
+		fmt.Fprintf(w, "| %s batched vs per message | ≥ %.0f× | %.1f× | %s |\n", d.Database, GoalDrainSpeedup, sp, yes(sp >= GoalDrainSpeedup))
+		if d.Database == "sqlite" {
+			fmt.Fprintf(w, "| sqlite batched | ≥ %d events/s | %.0f events/s | %s |\n", GoalDrainSQLite, d.Batched, yes(d.Batched >= GoalDrainSQLite))
+		}
+	}
+	fmt.Fprintln(w)
+}
