@@ -2,9 +2,6 @@ package inventory
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -97,8 +94,8 @@ func certFromCTEntry(e events.MatchedCtEntry, leaf *x509.Certificate) (*certRow,
 		r.subject, r.issuer = orDefault(e.Subject, leaf.Subject.String()), orDefault(e.Issuer, leaf.Issuer.String())
 		r.serial = serialHex(leaf)
 		r.notBefore, r.notAfter, r.effectiveNotAfter = ms(leaf.NotBefore), ms(leaf.NotAfter), ms(leaf.NotAfter)
-		r.keyAlg, r.keyLen, r.keyStrength = keyInfo(leaf)
-		r.sigAlg = sigAlg(leaf.SignatureAlgorithm)
+		r.keyAlg, r.keyLen, r.keyStrength = events.KeyInfo(leaf)
+		r.sigAlg = events.SigAlgName(leaf.SignatureAlgorithm)
 		r.selfSigned = bytes.Equal(leaf.RawSubject, leaf.RawIssuer)
 		if len(leaf.Issuer.Organization) > 0 {
 			r.issuerCA = leaf.Issuer.Organization[0]
@@ -206,69 +203,6 @@ func serialHex(c *x509.Certificate) string {
 		return "00"
 	}
 	return hex.EncodeToString(c.SerialNumber.Bytes())
-}
-
-// keyInfo returns Hardenize's keyAlg, keyLen and keyStrength (symmetric-equivalent bits, after
-// NIST SP 800-57) of the certificate's public key.
-func keyInfo(c *x509.Certificate) (alg string, bits, strength int) {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		bits = k.N.BitLen()
-		switch {
-		case bits >= 15360:
-			strength = 256
-		case bits >= 7680:
-			strength = 192
-		case bits >= 3072:
-			strength = 128
-		case bits >= 2048:
-			strength = 112
-		case bits >= 1024:
-			strength = 80
-		}
-		return "RSA", bits, strength
-	case *ecdsa.PublicKey:
-		bits = k.Curve.Params().BitSize
-		return "EC", bits, bits / 2
-	case ed25519.PublicKey:
-		return "Ed25519", 256, 128
-	default:
-		return c.PublicKeyAlgorithm.String(), 0, 0
-	}
-}
-
-// sigAlg names a signature algorithm as Hardenize's sigAlg enumeration does.
-func sigAlg(a x509.SignatureAlgorithm) string {
-	switch a {
-	case x509.MD2WithRSA:
-		return "RSAwithMD2"
-	case x509.MD5WithRSA:
-		return "RSAwithMD5"
-	case x509.SHA1WithRSA:
-		return "RSAwithSHA1"
-	case x509.SHA256WithRSA:
-		return "RSAwithSHA256"
-	case x509.SHA384WithRSA:
-		return "RSAwithSHA384"
-	case x509.SHA512WithRSA:
-		return "RSAwithSHA512"
-	case x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS:
-		return "RSAPSS"
-	case x509.DSAWithSHA1:
-		return "DSAwithSHA1"
-	case x509.DSAWithSHA256:
-		return "DSAwithSHA256"
-	case x509.ECDSAWithSHA1:
-		return "ECDSAwithSHA1"
-	case x509.ECDSAWithSHA256:
-		return "ECDSAwithSHA256"
-	case x509.ECDSAWithSHA384:
-		return "ECDSAwithSHA384"
-	case x509.ECDSAWithSHA512:
-		return "ECDSAwithSHA512"
-	default:
-		return a.String()
-	}
 }
 
 func hexSHA256(b []byte) string {

@@ -2,9 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -138,8 +135,8 @@ func fillFromX509(c *Cert, x *x509.Certificate) {
 	if c.Issuer == "" {
 		c.Issuer = x.Issuer.String()
 	}
-	c.KeyAlg, c.KeyLen, c.KeyStrength = keyInfo(x)
-	c.SigAlg = SigAlgName(x.SignatureAlgorithm)
+	c.KeyAlg, c.KeyLen, c.KeyStrength = events.KeyInfo(x)
+	c.SigAlg = events.SigAlgName(x.SignatureAlgorithm)
 	c.NotBefore, c.NotAfter, c.EffectiveNotAfter = x.NotBefore, x.NotAfter, x.NotAfter
 	c.SelfSigned = bytes.Equal(x.RawIssuer, x.RawSubject) &&
 		x.CheckSignature(x.SignatureAlgorithm, x.RawTBSCertificate, x.Signature) == nil
@@ -152,72 +149,6 @@ func x509Hosts(x *x509.Certificate) []string {
 		hosts = append(hosts, ip.String())
 	}
 	return hosts
-}
-
-// keyInfo returns Hardenize's keyAlg, keyLen and keyStrength (NIST SP 800-57 part 1 table 2).
-func keyInfo(x *x509.Certificate) (alg string, bits, strength int) {
-	switch k := x.PublicKey.(type) {
-	case *rsa.PublicKey:
-		bits = k.N.BitLen()
-		return "RSA", bits, ffcStrength(bits)
-	case *ecdsa.PublicKey:
-		bits = k.Curve.Params().BitSize
-		return "EC", bits, bits / 2
-	case ed25519.PublicKey:
-		return "Ed25519", 256, 128
-	}
-	return x.PublicKeyAlgorithm.String(), 0, 0
-}
-
-func ffcStrength(bits int) int {
-	switch {
-	case bits >= 15360:
-		return 256
-	case bits >= 7680:
-		return 192
-	case bits >= 3072:
-		return 128
-	case bits >= 2048:
-		return 112
-	case bits >= 1024:
-		return 80
-	}
-	return bits / 16 // far too weak either way
-}
-
-// SigAlgName maps crypto/x509's signature algorithm to Hardenize's sigAlg spelling.
-func SigAlgName(a x509.SignatureAlgorithm) string {
-	switch a {
-	case x509.MD2WithRSA:
-		return "RSAwithMD2"
-	case x509.MD5WithRSA:
-		return "RSAwithMD5"
-	case x509.SHA1WithRSA:
-		return "RSAwithSHA1"
-	case x509.SHA256WithRSA:
-		return "RSAwithSHA256"
-	case x509.SHA384WithRSA:
-		return "RSAwithSHA384"
-	case x509.SHA512WithRSA:
-		return "RSAwithSHA512"
-	case x509.SHA256WithRSAPSS, x509.SHA384WithRSAPSS, x509.SHA512WithRSAPSS:
-		return "RSAPSS"
-	case x509.DSAWithSHA1:
-		return "DSAwithSHA1"
-	case x509.DSAWithSHA256:
-		return "DSAwithSHA256"
-	case x509.ECDSAWithSHA1:
-		return "ECDSAwithSHA1"
-	case x509.ECDSAWithSHA256:
-		return "ECDSAwithSHA256"
-	case x509.ECDSAWithSHA384:
-		return "ECDSAwithSHA384"
-	case x509.ECDSAWithSHA512:
-		return "ECDSAwithSHA512"
-	case x509.PureEd25519:
-		return "Ed25519"
-	}
-	return a.String()
 }
 
 func hasWildcard(hosts []string) bool {
