@@ -16,6 +16,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -23,13 +24,7 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 // startAlerts runs an embedded JetStream with HZ_ALERTS and HZ_DLQ.
 func startAlerts(t *testing.T) *queue.Conn {
 	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, discard())
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(t.Context(), srv.URL(), "alerts-test", discard())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
-	require.NoError(t, queue.EnsureStreams(t.Context(), conn.JS, queue.DefaultStreamOptions()))
+	conn, _ := testenv.JetStream(t)
 	require.NoError(t, EnsureStream(t.Context(), conn.JS, queue.DefaultStreamOptions()))
 	return conn
 }

@@ -2,16 +2,12 @@ package backfill_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +16,9 @@ import (
 	"github.com/hzhook/hzhook/internal/hardenize/hardenizetest"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/receiver"
+	"github.com/hzhook/hzhook/internal/receiver/receivertest"
+	"github.com/hzhook/hzhook/internal/testenv"
+	"github.com/hzhook/hzhook/internal/verify"
 )
 
 const (
@@ -38,31 +37,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "hooks.yaml")
-	require.NoError(t, os.WriteFile(secrets, []byte("hooks:\n  - org: "+org+"\n    id: "+hookID+"\n    secrets: [\""+secret+"\"]\n"), 0o600))
-	cfg := receiver.Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: secrets, SecretsReload: time.Second, DataDir: dir, EmbeddedNATSPort: 0,
-		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 16, PublishTimeout: 2 * time.Second,
-		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Hour, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := receiver.New(ctx, cfg, receiver.Deps{Log: log, Registry: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(app.AdminURL() + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-	conn, err := queue.Connect(ctx, app.NATSURL(), "backfill-test", log)
+	secrets := receivertest.WriteHooks(t, t.TempDir(), verify.Hook{Org: org, ID: hookID, Secrets: []string{secret}})
+	app := receivertest.Start(t, secrets, func(c *receiver.Config) { c.DedupWindow = time.Hour })
+	conn, err := queue.Connect(context.Background(), app.NATSURL(), "backfill-test", testenv.DiscardLog())
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(time.Second) })
 

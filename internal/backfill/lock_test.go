@@ -2,8 +2,6 @@ package backfill_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -11,18 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/backfill"
-	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 func TestLockAllowsOneOwner(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
+	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
-	conn, err := queue.Connect(ctx, srv.URL(), "lock-test", log)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
 
 	a, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-a", time.Hour)
 	require.NoError(t, err)
@@ -43,16 +35,10 @@ func TestLockAllowsOneOwner(t *testing.T) {
 }
 
 func TestLockExpires(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
+	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
-	conn, err := queue.Connect(ctx, srv.URL(), "lock-test", log)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
 
-	_, err = backfill.AcquireLock(ctx, conn.JS, "reconcile", "crashed-pod", time.Second)
+	_, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "crashed-pod", time.Second)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		l, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Second)

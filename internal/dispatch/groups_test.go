@@ -12,11 +12,12 @@ import (
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // ct.entry and pki.cert.new run as separate groups, each with its own durable consumer.
 func TestGroupsSeeOnlyTheirTypes(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	var mu sync.Mutex
 	seen := map[string]map[string]bool{} // group → types seen
 	record := func(group string) *funcHandler {
@@ -55,7 +56,7 @@ func TestGroupsSeeOnlyTheirTypes(t *testing.T) {
 // Replicas share the group's consumer: together they process every event, and never one event
 // in two places at once.
 func TestReplicasNeverProcessTheSameMessageConcurrently(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	var mu sync.Mutex
 	inFlight := map[string]bool{}
 	var overlaps []string
@@ -101,7 +102,7 @@ func TestReplicasNeverProcessTheSameMessageConcurrently(t *testing.T) {
 // A handler slower than AckWait keeps its messages through InProgress signals: no second replica
 // gets them meanwhile.
 func TestSlowHandlerKeepsItsMessages(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	h := newHandler(func(Message, int) error {
 		time.Sleep(2500 * time.Millisecond)
 		return nil
@@ -119,7 +120,7 @@ func TestSlowHandlerKeepsItsMessages(t *testing.T) {
 
 // Shutdown lets the batch in flight finish and acknowledges it.
 func TestShutdownFinishesInFlightBatch(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	h := newHandler(func(Message, int) error {

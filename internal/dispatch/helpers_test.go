@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,22 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// startJetStream runs an embedded nats-server with both streams and returns a connection to it.
-func startJetStream(t *testing.T) *queue.Conn {
-	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, discardLog())
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "dispatch-test", discardLog())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
-	require.NoError(t, queue.EnsureStreams(context.Background(), conn.JS, queue.DefaultStreamOptions()))
-	return conn
-}
 
 // publish stores one event as the receiver does: subject by type, X-Hardenize-* and Hz-* headers,
 // Nats-Msg-Id. It returns the body.
@@ -56,24 +41,6 @@ func newMsg(typ, id string, body []byte) *nats.Msg {
 	msg.Header.Set(queue.HeaderSource, queue.SourceWebhook)
 	msg.Header.Set(queue.HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	return msg
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test reading it concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newJSONLog(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
@@ -105,7 +72,7 @@ func testOptions(name string, handlers map[string]Handler, types ...string) Opti
 		MaxDeliver: 3, Backoff: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond},
 		AckWait: 5 * time.Second, BatchSize: 10, Concurrency: 2, FetchWait: 200 * time.Millisecond,
 		ShutdownGrace: 5 * time.Second, PollInterval: 100 * time.Millisecond,
-		Log: discardLog(), Registerer: prometheus.NewRegistry(),
+		Log: testenv.DiscardLog(), Registerer: prometheus.NewRegistry(),
 	}
 }
 

@@ -11,10 +11,11 @@ import (
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 func TestTransientFailuresAreRetriedWithBackoff(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	h := newHandler(func(_ Message, n int) error {
 		if n <= 2 {
 			return errors.New("store unavailable")
@@ -78,7 +79,7 @@ func TestFailuresEndInTheDeadLetterQueue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			conn := startJetStream(t)
+			conn, _ := testenv.JetStream(t)
 			h := newHandler(tc.fail)
 			run(t, conn, testOptions("dlq", map[string]Handler{events.TypeCertNew: h}, events.TypeCertNew))
 			body := publish(t, conn, events.TypeCertNew, 7)
@@ -102,7 +103,7 @@ func TestFailuresEndInTheDeadLetterQueue(t *testing.T) {
 
 // A panicking handler takes neither the worker nor the other messages down.
 func TestPanicIsSurvived(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	h := newHandler(func(m Message, n int) error {
 		if m.Header.Get(queue.HeaderEventID) == "1" && n == 1 {
 			panic("boom")
@@ -120,8 +121,8 @@ func TestPanicIsSurvived(t *testing.T) {
 }
 
 func TestTestAndUnknownTypesAreAcknowledged(t *testing.T) {
-	conn := startJetStream(t)
-	var logs syncBuffer
+	conn, _ := testenv.JetStream(t)
+	var logs testenv.Buffer
 	h := newHandler(func(Message, int) error { return nil })
 	o := testOptions("mixed", map[string]Handler{events.TypeCTEntry: h}, "test", "user.new", "user.gone")
 	o.Log = newJSONLog(&logs)
@@ -144,7 +145,7 @@ func TestTestAndUnknownTypesAreAcknowledged(t *testing.T) {
 }
 
 func TestBodyThatIsNotAnEventIsDeadLettered(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	h := newHandler(func(Message, int) error { return nil })
 	run(t, conn, testOptions("envelope", map[string]Handler{events.TypeCTEntry: h}, events.TypeCTEntry))
 	msg := newMsg(events.TypeCTEntry, "9", []byte(`{"id":"not a number"}`))
@@ -166,7 +167,7 @@ func TestBackoffIsClampedToTheLastStep(t *testing.T) {
 }
 
 func TestOptionsAreValidated(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	_, err := New(conn.JS, nil, Options{MaxDeliver: -1, Backoff: []time.Duration{-time.Second}})
 	require.Error(t, err)
 	for _, want := range []string{"stream", "consumer", "filter subject", "stage", "max deliver", "backoff"} {

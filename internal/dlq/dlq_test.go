@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,21 +18,8 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func startJetStream(t *testing.T) *queue.Conn {
-	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, discardLog())
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "dlq-test", discardLog())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
-	require.NoError(t, queue.EnsureStreams(context.Background(), conn.JS, queue.DefaultStreamOptions()))
-	return conn
-}
 
 // publish stores an event as the receiver does and returns its Nats-Msg-Id.
 func publish(t *testing.T, conn *queue.Conn, typ string, id int) string {
@@ -91,7 +76,7 @@ func runWorker(t *testing.T, conn *queue.Conn, h dispatch.Handler) {
 		FilterSubjects: []string{queue.Subject(events.TypeCTEntry), queue.Subject(events.TypeCertNew)},
 		Handlers:       map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h},
 		MaxDeliver:     2, Backoff: []time.Duration{20 * time.Millisecond}, FetchWait: 200 * time.Millisecond,
-		Log: discardLog(), Registerer: prometheus.NewRegistry(),
+		Log: testenv.DiscardLog(), Registerer: prometheus.NewRegistry(),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,7 +89,7 @@ func runWorker(t *testing.T, conn *queue.Conn, h dispatch.Handler) {
 // transient, 5 ct.entry permanent. The handler is fixed afterwards.
 func deadLettered(t *testing.T) (*queue.Conn, *Store, *faultyHandler, map[string]string) {
 	t.Helper()
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	h := &faultyHandler{permanent: map[string]bool{"5": true}, ok: map[string]int{}}
 	h.broken.Store(true)
 	runWorker(t, conn, h)
@@ -220,7 +205,7 @@ func TestRedriveAfterFixProcessesOnce(t *testing.T) {
 }
 
 func TestRedriveRestoresTheOriginalMsgIDOutsideTheWindow(t *testing.T) {
-	conn := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
 	// A dead letter whose original is no longer in the duplicate window: write it directly.
 	h := nats.Header{}

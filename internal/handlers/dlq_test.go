@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 const dlqToken = "dlq-test-token"
@@ -28,15 +28,8 @@ const dlqToken = "dlq-test-token"
 // ids 1 and 2 transient, 3 permanent.
 func dlqServer(t *testing.T) (*httptest.Server, *queue.Conn) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "handlers-test", log)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
+	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
-	require.NoError(t, queue.EnsureStreams(ctx, conn.JS, queue.DefaultStreamOptions()))
 	for i, class := range []string{queue.ClassTransient, queue.ClassTransient, queue.ClassPermanent} {
 		id := strconv.Itoa(i + 1)
 		h := nats.Header{}
@@ -50,7 +43,7 @@ func dlqServer(t *testing.T) (*httptest.Server, *queue.Conn) {
 		}))
 	}
 	reg := prometheus.NewRegistry()
-	e := NewAdminServer(reg, reg, log)
+	e := NewAdminServer(reg, reg, testenv.DiscardLog())
 	RegisterDLQ(e.Group("/api/v1", BearerToken(dlqToken)), dlq.New(conn.JS, dlq.Options{}))
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/worker"
 )
 
@@ -52,15 +51,9 @@ func (s *seenIDs) count(id string) int {
 // dead letters for ct.entry events 1 and 2 (transient) and 3 (permanent).
 func startDLQWorker(t *testing.T) (string, *seenIDs) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "hzctl-test", log)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
+	conn, srv := testenv.JetStream(t)
+	log := testenv.DiscardLog()
 	ctx := context.Background()
-	require.NoError(t, queue.EnsureStreams(ctx, conn.JS, queue.DefaultStreamOptions()))
 	for i, class := range []string{queue.ClassTransient, queue.ClassTransient, queue.ClassPermanent} {
 		id := strconv.Itoa(i + 1)
 		h := nats.Header{}

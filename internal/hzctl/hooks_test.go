@@ -3,55 +3,21 @@ package hzctl
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/hardenize"
 	"github.com/hzhook/hzhook/internal/hardenize/hardenizetest"
-	"github.com/hzhook/hzhook/internal/receiver"
+	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/verify"
 )
-
-// startReceiverWithFile boots a real receiver whose secrets file (holding the demo hook) is
-// returned, reloaded every 100ms.
-func startReceiverWithFile(t *testing.T) (*receiver.App, string) {
-	t.Helper()
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "hooks.yaml")
-	require.NoError(t, os.WriteFile(secrets, []byte("hooks:\n  - org: "+org+"\n    id: "+hook+"\n    secrets: [\""+secret+"\"]\n"), 0o600))
-	cfg := receiver.Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: secrets, SecretsReload: 100 * time.Millisecond, DataDir: dir, EmbeddedNATSPort: 0,
-		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 64, PublishTimeout: 2 * time.Second,
-		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := receiver.New(ctx, cfg, receiver.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(app.AdminURL() + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-	return app, secrets
-}
 
 func newAPI(t *testing.T) *hardenizetest.Server {
 	t.Helper()
@@ -178,7 +144,7 @@ func TestHooksRotateKeepsDeliveriesWorking(t *testing.T) {
 func TestHooksSetupPrintsAKubernetesSecret(t *testing.T) {
 	app, secrets := startReceiverWithFile(t)
 	api := newAPI(t)
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
@@ -243,22 +209,4 @@ func TestHooksSimpleSubcommands(t *testing.T) {
 	code, _, errOut = runHzctl(t, env(nil), "hooks", "setup", "--help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, errOut, "--k8s-secret")
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -3,19 +3,13 @@ package hzctl
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/receiver"
+	"github.com/hzhook/hzhook/internal/receiver/receivertest"
+	"github.com/hzhook/hzhook/internal/verify"
 )
 
 const (
@@ -27,30 +21,16 @@ const (
 // startReceiver boots a real receiver (embedded JetStream) with one hook.
 func startReceiver(t *testing.T) *receiver.App {
 	t.Helper()
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "hooks.yaml")
-	require.NoError(t, os.WriteFile(secrets, []byte("hooks:\n  - org: "+org+"\n    id: "+hook+"\n    secrets: [\""+secret+"\"]\n"), 0o600))
-	cfg := receiver.Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: secrets, SecretsReload: time.Second, DataDir: dir, EmbeddedNATSPort: 0,
-		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 16, PublishTimeout: 2 * time.Second,
-		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := receiver.New(ctx, cfg, receiver.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(app.AdminURL() + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
+	app, _ := startReceiverWithFile(t)
 	return app
+}
+
+// startReceiverWithFile boots a real receiver whose secrets file (holding the demo hook) is
+// returned too, for tests that change it.
+func startReceiverWithFile(t *testing.T) (*receiver.App, string) {
+	t.Helper()
+	secrets := receivertest.WriteHooks(t, t.TempDir(), verify.Hook{Org: org, ID: hook, Secrets: []string{secret}})
+	return receivertest.Start(t, secrets, nil), secrets
 }
 
 func TestSendEveryVariant(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,7 @@ import (
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // TestFindingsSQLite and TestFindingsPostgres run the findings contract on both backends.
@@ -81,13 +81,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, msg *nats.Msg, id string) 
 
 func newAlertEnv(t *testing.T, s *Store, policyYAML string) *alertEnv {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, log)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "inventory-test", log)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
+	conn, _ := testenv.JetStream(t)
 	require.NoError(t, alerts.EnsureStream(context.Background(), conn.JS, queue.DefaultStreamOptions()))
 	policy, err := rules.Parse([]byte(policyYAML))
 	require.NoError(t, err)

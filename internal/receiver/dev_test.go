@@ -18,6 +18,7 @@ import (
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/verify"
 	"github.com/hzhook/hzhook/internal/worker"
 )
@@ -31,8 +32,8 @@ func TestDevModeEndToEnd(t *testing.T) {
 	require.NoError(t, set.Parse([]string{"--dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--embedded-nats-port", "0", "--dev-api-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}))
 
-	var out syncBuffer
-	var logs syncBuffer
+	var out testenv.Buffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := New(ctx, cfg, Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Registry: prometheus.NewRegistry(), Out: &out})
 	require.NoError(t, err)

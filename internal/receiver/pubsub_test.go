@@ -20,6 +20,7 @@ import (
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/pubsub/pubsubtest"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // fakeKey is shaped like Hardenize's subscriberCredentials; it must never show up in a log.
@@ -60,7 +61,7 @@ func TestReceiverWithPubSubSource(t *testing.T) {
 				"--nats-url", h.nats.URL(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dir,
 			}))
 
-			var logs syncBuffer
+			var logs testenv.Buffer
 			ctx, cancel := context.WithCancel(context.Background())
 			app, err := New(ctx, cfg, Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Registry: prometheus.NewRegistry()})
 			require.NoError(t, err)

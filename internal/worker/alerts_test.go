@@ -20,6 +20,7 @@ import (
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/verify"
 )
 
@@ -59,7 +60,7 @@ func (s *webhookSink) accepted() int {
 // reach the webhook once each, signed, through HZ_ALERTS, even though the webhook fails twice
 // first; the last-event gauge shows when each type was last received.
 func TestWorkerAlertsFindingsToWebhook(t *testing.T) {
-	conn, srv := startJetStream(t)
+	conn, srv := testenv.JetStream(t)
 	sink := &webhookSink{failures: 2}
 	hook := httptest.NewServer(sink)
 	t.Cleanup(hook.Close)
@@ -74,7 +75,7 @@ func TestWorkerAlertsFindingsToWebhook(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	reg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: reg})
+	app, err := New(ctx, cfg, Deps{Log: testenv.DiscardLog(), Registry: reg})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()

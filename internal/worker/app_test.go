@@ -17,6 +17,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // testToken is the admin token of workers started by startApp.
@@ -28,7 +29,7 @@ func startApp(t *testing.T, url string, args ...string) *App {
 	cfg := testConfig(t, append([]string{"--nats-url", url, "--backoff", "50ms", "--max-deliver", "2"}, args...)...)
 	cfg.AdminToken = testToken
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: prometheus.NewRegistry()})
+	app, err := New(ctx, cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
@@ -43,7 +44,7 @@ func startApp(t *testing.T, url string, args ...string) *App {
 // certificates the API answers with, a ct.entry whose leaf does not hash to its sha256 is
 // dead-lettered at once as permanent.
 func TestWorkerStoresEventsAndDeadLettersBadData(t *testing.T) {
-	conn, srv := startJetStream(t)
+	conn, srv := testenv.JetStream(t)
 	app := startApp(t, srv.URL())
 	for i, typ := range []string{events.TypeCTEntry, events.TypeCertNew, events.TypeTest} {
 		body, err := events.Sample(typ, int64(i+1), time.Now())
@@ -89,7 +90,7 @@ func TestWorkerStoresEventsAndDeadLettersBadData(t *testing.T) {
 }
 
 func TestReadyzFollowsNATS(t *testing.T) {
-	_, srv := startJetStream(t)
+	_, srv := testenv.JetStream(t)
 	app := startApp(t, srv.URL())
 	status := func() int {
 		resp, err := http.Get(app.AdminURL() + "/readyz")

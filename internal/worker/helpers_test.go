@@ -2,12 +2,9 @@ package worker
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
@@ -16,21 +13,6 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/queue"
 )
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// startJetStream runs an embedded nats-server with both streams and returns a connection to it.
-func startJetStream(t *testing.T) (*queue.Conn, *queue.Embedded) {
-	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, discardLog())
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	conn, err := queue.Connect(context.Background(), srv.URL(), "worker-test", discardLog())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(time.Second) })
-	require.NoError(t, queue.EnsureStreams(context.Background(), conn.JS, queue.DefaultStreamOptions()))
-	return conn, srv
-}
 
 // testConfig is the worker configuration of args over the defaults, with no environment and an
 // admin listener on a free port.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // Environment of the helper process (TestHelperWorker).
@@ -59,7 +60,7 @@ func TestHelperWorker(t *testing.T) {
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: prometheus.NewRegistry(),
+	app, err := New(ctx, cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry(),
 		Handlers: map[string]dispatch.Handler{events.TypeCTEntry: commit}})
 	require.NoError(t, err)
 	require.NoError(t, app.Run(ctx))
@@ -68,7 +69,7 @@ func TestHelperWorker(t *testing.T) {
 // A worker process killed with SIGKILL in the middle of a batch loses nothing: after a restart
 // every event is processed. The restarted worker then stops cleanly on SIGTERM with exit 0.
 func TestKilledWorkerLosesNothing(t *testing.T) {
-	conn, _ := startJetStream(t)
+	conn, _ := testenv.JetStream(t)
 	const n = 200
 	for i := 1; i <= n; i++ {
 		publishEvent(t, conn, events.TypeCTEntry, i, []byte(fmt.Sprintf(`{"id":%d,"type":"ct.entry","createdOn":"2026-01-02T03:04:05Z","data":{}}`, i)))

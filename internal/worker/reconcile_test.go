@@ -13,12 +13,13 @@ import (
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/hardenize/hardenizetest"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // Belt and braces: two replicas with --reconcile-every pull the events API; the events webhooks
 // already delivered are not stored again, the missing ones are stored exactly once.
 func TestReconcileStoresOnlyMissingEventsOnce(t *testing.T) {
-	conn, srv := startJetStream(t)
+	conn, srv := testenv.JetStream(t)
 	api := hardenizetest.NewServer("demo")
 	t.Cleanup(api.Close)
 	const total, delivered = 30, 12
@@ -38,7 +39,7 @@ func TestReconcileStoresOnlyMissingEventsOnce(t *testing.T) {
 	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
 	for _, reg := range regs {
 		ctx, cancel := context.WithCancel(context.Background())
-		app, err := New(ctx, cfg, Deps{Log: discardLog(), Registry: reg})
+		app, err := New(ctx, cfg, Deps{Log: testenv.DiscardLog(), Registry: reg})
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- app.Run(ctx) }()
