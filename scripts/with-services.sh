@@ -31,8 +31,17 @@ fail_or_skip() {
   echo "with-services: $1; tests that need it will be skipped" >&2
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+free_port() { # a random loopback port nothing answers on (bash only: no python on a fresh machine)
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( (RANDOM % 30000) + 20000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "with-services: no free port found" >&2
+  return 1
 }
 
 pg_bin() {
@@ -44,7 +53,7 @@ pg_bin() {
 
 run_pg() { # PostgreSQL refuses to run as root: use the postgres (or nobody) account then
   if [ "$(id -u)" = "0" ]; then
-    runuser -u "$pg_user" -- env PATH="$PGBIN:$PATH" "$@"
+    "$(command -v runuser || echo /usr/sbin/runuser)" -u "$pg_user" -- env PATH="$PGBIN:$PATH" "$@"
   else
     env PATH="$PGBIN:$PATH" "$@"
   fi

@@ -85,7 +85,7 @@ func (p *postgres) run(name string, args ...string) error {
 	bin := filepath.Join(p.bin, name)
 	cmd := exec.Command(bin, args...)
 	if p.runAs != "" {
-		cmd = exec.Command("runuser", append([]string{"-u", p.runAs, "--", bin}, args...)...)
+		cmd = exec.Command(runuser(), append([]string{"-u", p.runAs, "--", bin}, args...)...)
 	}
 	cmd.Dir = p.socketDir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -109,4 +109,12 @@ func pgBin() string {
 func isExec(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// runuser finds runuser(1), which lives in /usr/sbin: not on every PATH a CI job gets.
+func runuser() string {
+	if path, err := exec.LookPath("runuser"); err == nil {
+		return path
+	}
+	return "/usr/sbin/runuser"
 }
