@@ -1,12 +1,10 @@
 package hzctl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,18 +15,8 @@ import (
 	"github.com/hzhook/hzhook/internal/config"
 )
 
-type certsOptions struct {
-	API     string
-	Token   string
-	JSON    bool
-	Timeout time.Duration
-}
-
-func bindCertsCommon(set *config.Set, o *certsOptions) {
-	set.String(&o.API, "api", "", "http://127.0.0.1:9091", "worker admin listener serving the read API")
-	set.SecretEnv(&o.Token, "HZ_ADMIN_TOKEN", "admin API bearer token")
-	set.Bool(&o.JSON, "json", "", false, "print the API's JSON answer instead of a table")
-	set.Duration(&o.Timeout, "timeout", "", 10*time.Second, "request timeout")
+func bindCertsCommon(set *config.Set, o *adminOptions) {
+	bindAdminOptions(set, o, "read API", 10*time.Second)
 }
 
 const certsUsage = "usage: hzctl certs list|show SHA256|report [flags]   (hzctl certs list --help)"
@@ -51,7 +39,7 @@ func runCerts(ctx context.Context, args []string, cio IO) error {
 
 func runCertsList(ctx context.Context, args []string, cio IO) error {
 	var (
-		o                                            certsOptions
+		o                                            adminOptions
 		q, host, issuer, precert, ownership, sortKey string
 		expires                                      int
 		page, pageSize                               int
@@ -81,7 +69,7 @@ func runCertsList(ctx context.Context, args []string, cio IO) error {
 	}
 	v.Set("page", strconv.Itoa(page))
 	v.Set("pageSize", strconv.Itoa(pageSize))
-	body, err := apiGet(ctx, o, "/api/v1/certificates?"+v.Encode())
+	body, err := newAdminAPI(o).do(ctx, http.MethodGet, "/api/v1/certificates", v, nil)
 	if err != nil || o.JSON {
 		return printJSON(cio.Out, body, err)
 	}
@@ -106,7 +94,7 @@ func runCertsList(ctx context.Context, args []string, cio IO) error {
 }
 
 func runCertsShow(ctx context.Context, args []string, cio IO) error {
-	var o certsOptions
+	var o adminOptions
 	set := config.NewSet("hzctl certs show", cio.Env)
 	bindCertsCommon(set, &o)
 	// The sha256 may come before or after the flags.
@@ -129,7 +117,7 @@ func runCertsShow(ctx context.Context, args []string, cio IO) error {
 	if sha == "" {
 		return errors.New("usage: hzctl certs show SHA256 [flags]")
 	}
-	body, err := apiGet(ctx, o, "/api/v1/certificates/"+url.PathEscape(sha))
+	body, err := newAdminAPI(o).do(ctx, http.MethodGet, "/api/v1/certificates/"+url.PathEscape(sha), nil, nil)
 	if err != nil || o.JSON {
 		return printJSON(cio.Out, body, err)
 	}
@@ -178,13 +166,13 @@ func runCertsShow(ctx context.Context, args []string, cio IO) error {
 }
 
 func runCertsReport(ctx context.Context, args []string, cio IO) error {
-	var o certsOptions
+	var o adminOptions
 	set := config.NewSet("hzctl certs report", cio.Env)
 	bindCertsCommon(set, &o)
 	if err := parse(set, args, cio); err != nil {
 		return err
 	}
-	body, err := apiGet(ctx, o, "/api/v1/report")
+	body, err := newAdminAPI(o).do(ctx, http.MethodGet, "/api/v1/report", nil, nil)
 	if err != nil || o.JSON {
 		return printJSON(cio.Out, body, err)
 	}
@@ -248,57 +236,4 @@ func hostList(hosts []string, n int) string {
 		return strings.Join(hosts, ",")
 	}
 	return strings.Join(hosts[:n], ",") + fmt.Sprintf(" (+%d)", len(hosts)-n)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// apiGet fetches one read API path and turns an ErrorResponse into an error.
-func apiGet(ctx context.Context, o certsOptions, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(o.API, "/")+path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("--api: %w", err)
-	}
-	if o.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.Token)
-	}
-	req.Header.Set("User-Agent", "hzctl (hzhook)")
-	resp, err := (&http.Client{Timeout: o.Timeout}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("read API at %s: %w", o.API, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read API answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var er struct{ Errors []struct{ Message string } }
-		msgs := []string{}
-		if json.Unmarshal(body, &er) == nil {
-			for _, e := range er.Errors {
-				msgs = append(msgs, e.Message)
-			}
-		}
-		return nil, fmt.Errorf("read API answered %d: %s", resp.StatusCode, strings.Join(msgs, "; "))
-	}
-	return body, nil
-}
-
-func printJSON(w io.Writer, body []byte, err error) error {
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if json.Indent(&buf, body, "", "  ") != nil {
-		buf.Reset()
-		buf.Write(body)
-	}
-	buf.WriteByte('\n')
-	_, err = w.Write(buf.Bytes())
-	return err
 }

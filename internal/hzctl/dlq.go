@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,10 +30,7 @@ The worker admin API is called at --api with the bearer token in HZ_ADMIN_TOKEN.
 --json prints the API's answer for scripts.`
 
 type dlqOptions struct {
-	API      string
-	Token    string
-	JSON     bool
-	Timeout  time.Duration
+	adminOptions
 	Filter   dlq.Filter
 	All      bool
 	Page     int
@@ -56,10 +52,7 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 		o.seq, args = args[0], args[1:]
 	}
 	set := config.NewSet("hzctl dlq "+sub, cio.Env)
-	set.String(&o.API, "api", "", "http://127.0.0.1:9091", "worker admin listener serving the dead-letter API")
-	set.SecretEnv(&o.Token, "HZ_ADMIN_TOKEN", "admin API bearer token")
-	set.Bool(&o.JSON, "json", "", false, "print JSON for scripts instead of a table")
-	set.Duration(&o.Timeout, "timeout", "", time.Minute, "request timeout")
+	bindAdminOptions(set, &o.adminOptions, "dead-letter API", time.Minute) // a bulk redrive may take a while
 	set.String(&o.Filter.Class, "class", "", "", "only dead letters of this error class: permanent, transient, rejected")
 	set.String(&o.Filter.Reason, "reason", "", "", "only dead letters with this reason, e.g. invalid_payload, max_deliver")
 	set.String(&o.Filter.Type, "type", "", "", "only events of this type, e.g. ct.entry")
@@ -74,8 +67,7 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 	if o.seq == "" && len(set.Args()) > 0 {
 		o.seq = set.Args()[0]
 	}
-	c := dlqClient{base: strings.TrimRight(o.API, "/"), http: &http.Client{Timeout: o.Timeout}}
-	c.token = o.Token
+	c := newAdminAPI(o.adminOptions)
 
 	switch sub {
 	case "list":
@@ -107,20 +99,20 @@ func (o dlqOptions) seqPath() (string, error) {
 	return "/api/v1/dlq/" + o.seq, nil
 }
 
-func dlqList(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) error {
+func dlqList(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error {
 	q := o.query()
 	q.Set("page", strconv.Itoa(o.Page))
 	q.Set("pageSize", strconv.Itoa(o.PageSize))
 	var p dlq.Page
 	raw, err := c.do(ctx, http.MethodGet, "/api/v1/dlq", q, &p)
 	if err != nil || o.JSON {
-		return dlqPrintJSON(out, raw, err)
+		return printJSON(out, raw, err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTYPE\tEVENT\tCLASS\tREASON\tATTEMPTS\tDEAD-LETTERED\tERROR")
 	for _, l := range p.Items {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, dlqDash(l.Type), dlqDash(l.EventID), l.Class, l.Reason,
-			l.Attempts, l.DeadLetteredAt.Format(time.RFC3339), dlqTruncate(l.Error, 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, orDash(l.Type), orDash(l.EventID), l.Class, l.Reason,
+			l.Attempts, l.DeadLetteredAt.Format(time.RFC3339), truncate(l.Error, 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -129,7 +121,7 @@ func dlqList(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) erro
 	return nil
 }
 
-func dlqShow(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) error {
+func dlqShow(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error {
 	path, err := o.seqPath()
 	if err != nil {
 		return err
@@ -137,7 +129,7 @@ func dlqShow(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) erro
 	var d handlers.DLQDetail
 	raw, err := c.do(ctx, http.MethodGet, path, nil, &d)
 	if err != nil || o.JSON {
-		return dlqPrintJSON(out, raw, err)
+		return printJSON(out, raw, err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{
@@ -147,7 +139,7 @@ func dlqShow(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) erro
 		{"attempts", strconv.Itoa(d.Attempts)}, {"dead-lettered", d.DeadLetteredAt.Format(time.RFC3339Nano)},
 		{"size", strconv.Itoa(d.Size) + " bytes"},
 	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], dlqDash(kv[1]))
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], orDash(kv[1]))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -167,7 +159,7 @@ func dlqShow(ctx context.Context, c dlqClient, o dlqOptions, out io.Writer) erro
 }
 
 // dlqApply redrives or purges one dead letter (SEQ) or every one matching the filter.
-func dlqApply(ctx context.Context, c dlqClient, op string, o dlqOptions, out io.Writer) error {
+func dlqApply(ctx context.Context, c adminAPI, op string, o dlqOptions, out io.Writer) error {
 	method := map[string]string{"redrive": http.MethodPost, "purge": http.MethodDelete}[op]
 	if o.seq != "" {
 		path, err := o.seqPath()
@@ -180,11 +172,11 @@ func dlqApply(ctx context.Context, c dlqClient, op string, o dlqOptions, out io.
 		var r dlq.Redriven
 		raw, err := c.do(ctx, method, path, nil, &r)
 		if err != nil || (o.JSON && op == "redrive") {
-			return dlqPrintJSON(out, raw, err)
+			return printJSON(out, raw, err)
 		}
 		if op == "purge" {
 			if o.JSON {
-				return dlqPrintJSON(out, fmt.Appendf(nil, `{"seq":%s,"purged":true}`, o.seq), nil)
+				return printJSON(out, fmt.Appendf(nil, `{"seq":%s,"purged":true}`, o.seq), nil)
 			}
 			fmt.Fprintf(out, "purged dead letter %s\n", o.seq)
 			return nil
@@ -206,7 +198,7 @@ func dlqApply(ctx context.Context, c dlqClient, op string, o dlqOptions, out io.
 	var b dlq.Bulk
 	raw, err := c.do(ctx, method, path, q, &b)
 	if err != nil || o.JSON {
-		return dlqPrintJSON(out, raw, err)
+		return printJSON(out, raw, err)
 	}
 	fmt.Fprintf(out, "%s: %d of %d matching dead letters, %d failed\n", op, b.Done, b.Matched, len(b.Failed))
 	for _, f := range b.Failed {
@@ -216,81 +208,4 @@ func dlqApply(ctx context.Context, c dlqClient, op string, o dlqOptions, out io.
 		return fmt.Errorf("%d dead letters failed", len(b.Failed))
 	}
 	return nil
-}
-
-// dlqClient calls the worker admin API with the bearer token.
-type dlqClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-// do sends the request and decodes a 2xx answer into out; it returns the raw answer too. Other
-// answers become errors carrying the API's message.
-func (c dlqClient) do(ctx context.Context, method, path string, q url.Values, out any) ([]byte, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("--api: %w", err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("User-Agent", "hzctl (hzhook)")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e handlers.ErrorResponse
-		msg := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-			msg = e.Errors[0].Message
-		}
-		if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
-			msg += " (set HZ_ADMIN_TOKEN)"
-		}
-		return nil, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode), msg)
-	}
-	if out != nil && len(body) > 0 {
-		if err := json.Unmarshal(body, out); err != nil {
-			return nil, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return body, nil
-}
-
-func dlqPrintJSON(out io.Writer, raw []byte, err error) error {
-	if err != nil {
-		return err
-	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, raw, "", "  ") != nil {
-		return errors.New("answer is not JSON")
-	}
-	fmt.Fprintln(out, pretty.String())
-	return nil
-}
-
-func dlqTruncate(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
-func dlqDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
