@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 )
 
@@ -22,8 +21,8 @@ const IntakeHeading = "## Intake throughput and latency"
 func (r IntakeReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
 	fmt.Fprintf(w, "%s\n\n", IntakeHeading)
-	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s): signed %d-byte `ct.entry` events, keep-alive, %d connections, %s per run, median of %d runs, targets interleaved run by run; load from `hzctl load` on the same machine. %s\n\n",
-		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.Size, o.Connections, o.Duration, o.Runs,
+	fmt.Fprintf(w, "%s: signed %d-byte `ct.entry` events, keep-alive, %d connections, %s per run, median of %d runs, targets interleaved run by run; load from `hzctl load` on the same machine. %s\n\n",
+		measuredOn(now), o.Size, o.Connections, o.Duration, o.Runs,
 		conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| target | requests/s | p50 ms | p99 ms | peak RSS | runs (requests/s) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")

@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 )
 
@@ -14,10 +13,10 @@ const DrainHeading = "## Worker drain rate"
 func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
 	fmt.Fprintf(w, "%s\n\n", DrainHeading)
-	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s) with `go test -run '^$' -bench Drain -benchtime 1x %s` (the inventory's BenchmarkDrain): "+
+	fmt.Fprintf(w, "%s with `go test -run '^$' -bench Drain -benchtime 1x %s` (the inventory's BenchmarkDrain): "+
 		"a backlog of %d `ct.entry` events in JetStream drained into a fresh store in batches of %d (one transaction per batch), "+
 		"beside the baseline of one transaction per message (%d events). PostgreSQL is the one `scripts/with-services.sh` starts (fsync off). %s\n\n",
-		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.Package,
+		measuredOn(now), o.Package,
 		o.Events, o.Batch, o.BaselineEvents, conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| store | per message (events/s) | batched (events/s) | speed-up |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|")

@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 )
 
@@ -14,10 +13,10 @@ const E2EHeading = "## End-to-end latency"
 func (r E2EReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
 	fmt.Fprintf(w, "%s\n\n", E2EHeading)
-	fmt.Fprintf(w, "Measured %s on %d cores (%s/%s, %s): nats-server, receiver and worker (SQLite, default settings) as separate processes; "+
+	fmt.Fprintf(w, "%s: nats-server, receiver and worker (SQLite, default settings) as separate processes; "+
 		"%d unique signed `ct.entry` events/s (each with its own certificate) for %s per run, %d runs on one stack. "+
 		"Latency is per event, from the webhook's 204 to the first read of the store (a read-only connection, as the read API uses, polled every %s) that shows its CT entry row. %s\n\n",
-		now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		measuredOn(now),
 		o.Rate, o.Duration, o.Runs, o.Poll, conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| run | sent | sent/s | 204s | stored | 204 p99 ms | 204→stored p50 ms | p90 ms | p99 ms | max ms |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

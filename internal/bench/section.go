@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"time"
 )
 
 // resultsHeader starts a new results file.
@@ -61,4 +63,9 @@ func conditions(loadAvg, note string) string {
 		s += " " + note
 	}
 	return s
+}
+
+// measuredOn opens every section: when, and on what kind of machine.
+func measuredOn(now time.Time) string {
+	return fmt.Sprintf("Measured %s on %d cores (%s/%s, %s)", now.UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
