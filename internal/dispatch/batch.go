@@ -34,6 +34,9 @@ func (d *Dispatcher) process(ctx context.Context, raws []jetstream.Msg) {
 	var keys []string
 	for _, raw := range raws {
 		dv := d.prepare(raw)
+		if d.o.Received != nil {
+			d.o.Received(dv.label, dv.msg.ReceivedAt)
+		}
 		switch {
 		case dv.err != nil:
 			d.settle(ctx, dv, dv.err)

@@ -41,6 +41,9 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// PollInterval is how often consumer and dead-letter gauges are refreshed; default 10s.
 	PollInterval time.Duration
+	// Received, when set, is told the bounded type label and the receive time (Hz-Received-At; zero
+	// when absent) of every message fetched, whatever its outcome: the worker's silent-feed gauge.
+	Received func(label string, receivedAt time.Time)
 
 	Log        *slog.Logger
 	Registerer prometheus.Registerer

@@ -110,8 +110,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
 	}
-	hs := observeAll(d.Handlers, newLastEvent(d.Registry, time.Now))
-	if a.disp, err = NewDispatcher(a.conn, cfg, d.Log, d.Registry, hs); err != nil {
+	if a.disp, err = newDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers, newLastEvent(d.Registry, time.Now).received); err != nil {
 		return nil, err
 	}
 	sinks, err := newSinks(cfg.Alerts, d.Log)
@@ -226,10 +225,11 @@ func (a *App) close() {
 	}
 }
 
-// NewDispatcher returns the dispatcher of the worker group cfg.Types on HZ_EVENTS: the group's
+// newDispatcher returns the dispatcher of the worker group cfg.Types on HZ_EVENTS: the group's
 // durable consumer, the Hardenize envelope parsed, test events acknowledged, dead letters to stage
-// "worker". The receiver's --dev mode uses it for its in-process worker.
-func NewDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheus.Registerer, hs map[string]dispatch.Handler) (*dispatch.Dispatcher, error) {
+// "worker", and received told of every event fetched.
+func newDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheus.Registerer, hs map[string]dispatch.Handler,
+	received func(label string, at time.Time)) (*dispatch.Dispatcher, error) {
 	backoff, err := cfg.Schedule()
 	if err != nil {
 		return nil, fmt.Errorf("--backoff: %w", err)
@@ -253,6 +253,7 @@ func NewDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheu
 		BatchSize:      cfg.BatchSize,
 		Concurrency:    cfg.Concurrency,
 		ShutdownGrace:  cfg.ShutdownTimeout,
+		Received:       received,
 		Log:            log,
 		Registerer:     reg,
 	})
