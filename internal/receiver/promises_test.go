@@ -1,0 +1,95 @@
+package receiver
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/verify"
+)
+
+// A full HZ_EVENTS refuses new events with 503 (Hardenize retries later) and never discards the
+// events it already holds to make room.
+func TestFullStreamAnswers503AndKeepsStoredEvents(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.StreamMaxBytes = 32 << 10 })
+	var stored []string
+	var refused *http.Response
+	for i := 1; i <= 100 && refused == nil; i++ {
+		body := sample(t, events.TypeCTEntry, int64(i))
+		resp, text := h.send(signed(t, body, time.Now()))
+		switch resp.StatusCode {
+		case http.StatusNoContent:
+			stored = append(stored, fmt.Sprint(i))
+		case http.StatusServiceUnavailable:
+			refused = resp
+		default:
+			t.Fatalf("event %d: unexpected %d %s", i, resp.StatusCode, text)
+		}
+	}
+	require.NotNil(t, refused, "the stream never filled up")
+	require.NotEmpty(t, stored)
+	assert.NotEmpty(t, refused.Header.Get("Retry-After"))
+	assert.Equal(t, uint64(len(stored)), h.stored(), "every event answered 204 is still there")
+
+	s, err := h.js.Stream(t.Context(), queue.StreamEvents)
+	require.NoError(t, err)
+	first, err := s.GetMsg(t.Context(), 1)
+	require.NoError(t, err)
+	assert.Equal(t, stored[0], first.Header.Get(queue.HeaderEventID), "the oldest event was not discarded")
+}
+
+// On shutdown a request already being served finishes, and is answered 204 only because its event
+// was stored; new connections are refused meanwhile.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	h := startHarness(t, nil)
+	body := sample(t, events.TypeCTEntry, 4242)
+	addr := strings.TrimPrefix(strings.Split(h.app.WebhookURL(), "/hardenize")[0], "http://")
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	half := len(body) / 2
+	_, err = fmt.Fprintf(conn, "POST /hardenize/events HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n\r\n%s",
+		len(body), queue.HeaderOrg, testOrg, queue.HeaderHookID, testHook,
+		queue.HeaderSignature, verify.Sign(testSecret, time.Now(), body), body[:half])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return strings.Contains(h.metrics(), `hz_http_in_flight_requests{listener="webhook"} 1`)
+	}, 5*time.Second, 10*time.Millisecond)
+
+	cancel := h.cancel
+	h.cancel = nil // this test stops the receiver itself
+	cancel()
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "the listener stops accepting")
+
+	_, err = conn.Write(body[half:])
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/1.1 204 No Content", strings.TrimSpace(status))
+
+	select {
+	case err := <-h.done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("receiver did not stop")
+	}
+	require.Equal(t, uint64(1), h.stored())
+	assert.True(t, bytes.Equal(body, h.lastStored().Data))
+}
