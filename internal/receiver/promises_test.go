@@ -3,6 +3,7 @@ package receiver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/verify"
 )
 
@@ -92,4 +95,50 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	require.Equal(t, uint64(1), h.stored())
 	assert.True(t, bytes.Equal(body, h.lastStored().Data))
+}
+
+// The receiver may start before NATS (a rollout, a node restart): it is not ready and answers no
+// webhook until NATS is up and the streams exist, then it serves without a restart.
+func TestReceiverStartsBeforeNATS(t *testing.T) {
+	dir := t.TempDir()
+	h := &harness{t: t, natsDir: dir + "/nats", secrets: dir + "/hooks.yaml"}
+	h.writeSecrets(testSecret)
+	port, err := freeLoopbackPort()
+	require.NoError(t, err)
+	cfg := Config{
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
+		SecretsFile: h.secrets, SecretsReload: time.Second, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port), DataDir: dir,
+		Tolerance: 5 * time.Minute, MaxBodyBytes: 64 << 10, MaxInFlight: 8, PublishTimeout: time.Second,
+		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
+	}
+	app, err := New(t.Context(), cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	h.app = app
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, http.StatusServiceUnavailable, h.readyz(), "not ready without NATS")
+
+	h.startNATS(port)
+	t.Cleanup(h.nats.Shutdown)
+	h.waitReady()
+	conn, err := queue.Connect(ctx, h.nats.URL(), "test", testenv.DiscardLog())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+	h.conn, h.js = conn, conn.JS
+	resp, text := h.send(signed(t, sample(t, events.TypeTest, 0), time.Now()))
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, text)
+	assert.Equal(t, uint64(1), h.stored())
+}
+
+func freeLoopbackPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
