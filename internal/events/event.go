@@ -12,6 +12,8 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"io"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -51,14 +53,65 @@ type TestMessage struct {
 	Message string `json:"message"`
 }
 
-// wireEvent keeps every field raw so ParseEnvelope can tell missing, null
-// and mistyped values apart and see the exact bytes of the type.
+// wireEvent holds the raw bytes of each envelope field, slices of the body,
+// so ParseEnvelope can tell missing, null and mistyped values apart and see
+// the exact bytes of the type.
 type wireEvent struct {
-	ID         json.RawMessage `json:"id"`
-	Type       json.RawMessage `json:"type"`
-	CreatedOn  json.RawMessage `json:"createdOn"`
-	APIVersion json.RawMessage `json:"apiVersion"`
-	Data       json.RawMessage `json:"data"`
+	ID, Type, CreatedOn, APIVersion, Data []byte
+}
+
+// scanEnvelope reads body in one pass with a streaming decoder: it checks
+// that all of it is one well-formed JSON object and picks out the envelope
+// fields without copying or decoding anything else. encoding/json would scan
+// the body twice and copy every field, which made this the receiver's most
+// expensive step. Field names match exactly; an envelope field that occurs
+// twice is refused, since its meaning would depend on the parser.
+func scanEnvelope(body []byte) (wireEvent, error) {
+	var w wireEvent
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body),
+		jsontext.AllowInvalidUTF8(true), // as encoding/json; the type's bytes are checked on their own
+		jsontext.AllowDuplicateNames(true))
+	if _, err := dec.ReadToken(); err != nil { // '{', checked by the caller
+		return w, invalidCause("malformed JSON", err)
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return w, invalidCause("malformed JSON", err)
+		}
+		name := tok.String() // tok is only valid until the next read
+		var field *[]byte
+		switch name {
+		case "id":
+			field = &w.ID
+		case "type":
+			field = &w.Type
+		case "createdOn":
+			field = &w.CreatedOn
+		case "apiVersion":
+			field = &w.APIVersion
+		case "data":
+			field = &w.Data
+		}
+		start := dec.InputOffset()
+		if err := dec.SkipValue(); err != nil {
+			return w, invalidCause("malformed JSON", err)
+		}
+		if field == nil {
+			continue
+		}
+		if *field != nil {
+			return w, invalid("duplicate field " + name)
+		}
+		*field = bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:")
+	}
+	if _, err := dec.ReadToken(); err != nil { // '}'
+		return w, invalidCause("malformed JSON", err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return w, invalid("malformed JSON: data after the object")
+	}
+	return w, nil
 }
 
 // ParseEnvelope does the minimal parse the receiver needs and rejects
@@ -78,15 +131,12 @@ func ParseEnvelope(body []byte) (Event, error) {
 	if trimmed[0] != '{' {
 		return Event{}, invalid("not a JSON object")
 	}
-	var w wireEvent
-	if err := json.Unmarshal(body, &w); err != nil {
-		return Event{}, invalidCause("malformed JSON", err)
+	w, err := scanEnvelope(body)
+	if err != nil {
+		return Event{}, err
 	}
 
-	var (
-		ev  Event
-		err error
-	)
+	var ev Event
 	if ev.ID, err = parseID(w.ID); err != nil {
 		return Event{}, err
 	}
@@ -107,11 +157,11 @@ func ParseEnvelope(body []byte) (Event, error) {
 	return ev, nil
 }
 
-func isMissing(raw json.RawMessage) bool {
+func isMissing(raw []byte) bool {
 	return len(raw) == 0 || string(raw) == jsonNullText
 }
 
-func parseID(raw json.RawMessage) (string, error) {
+func parseID(raw []byte) (string, error) {
 	if isMissing(raw) {
 		return "", invalid("missing id")
 	}
@@ -147,7 +197,7 @@ func parseID(raw json.RawMessage) (string, error) {
 	return string(digits), nil
 }
 
-func parseType(raw json.RawMessage) (string, error) {
+func parseType(raw []byte) (string, error) {
 	if isMissing(raw) {
 		return "", invalid("missing type")
 	}
@@ -181,7 +231,7 @@ func parseType(raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
-func parseCreatedOn(raw json.RawMessage) (time.Time, error) {
+func parseCreatedOn(raw []byte) (time.Time, error) {
 	if isMissing(raw) {
 		return time.Time{}, invalid("missing createdOn")
 	}
@@ -199,13 +249,13 @@ func parseCreatedOn(raw json.RawMessage) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func parseData(raw json.RawMessage) (json.RawMessage, error) {
+func parseData(raw []byte) (json.RawMessage, error) {
 	if isMissing(raw) {
 		return nil, invalid("missing data")
 	}
 	switch raw[0] {
 	case '{':
-		return raw, nil
+		return bytes.Clone(raw), nil // raw is a slice of the caller's body
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

@@ -55,6 +55,11 @@ func FuzzParseEnvelope(f *testing.F) {
 		if ev.ID == "" || ev.Type == "" || ev.CreatedOn.IsZero() {
 			t.Fatalf("accepted event with empty required field: %+v", ev)
 		}
+		// Workers read stored bodies with encoding/json: the one-pass scan
+		// must never accept what it would refuse.
+		if !json.Valid(body) {
+			t.Fatalf("accepted a body encoding/json calls invalid: %q", body)
+		}
 		if !json.Valid(ev.Data) {
 			t.Fatalf("accepted event with invalid data %q", ev.Data)
 		}

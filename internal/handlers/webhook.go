@@ -89,10 +89,9 @@ func readBody(req *http.Request, limit int64) ([]byte, error) {
 	if req.ContentLength > limit {
 		return nil, tooLarge
 	}
-	var buf bytes.Buffer
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
-	}
+	// Room for the announced length plus the read that sees EOF, so a body of the announced size is
+	// read into one allocation.
+	buf := bytes.NewBuffer(make([]byte, 0, max(req.ContentLength, 0)+bytes.MinRead))
 	n, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1))
 	if err != nil {
 		return nil, Error(http.StatusBadRequest, "could not read body")
