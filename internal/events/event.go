@@ -12,11 +12,13 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/go-json-experiment/json/jsontext"
+	"errors"
 	"io"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Event types hzhook knows.
@@ -43,8 +45,9 @@ type Event struct {
 	// APIVersion is optional: the webhook test event does not carry it.
 	APIVersion string
 	// Data is always the JSON value itself. The events API sends data as a
-	// JSON string containing JSON; webhooks send an object. In the string
-	// form Data holds the decoded inner JSON.
+	// JSON string containing JSON; webhooks send an object. In the object
+	// form Data is a slice of the parsed body (no copy: callers own their
+	// bodies); in the string form it holds the decoded inner JSON.
 	Data json.RawMessage
 }
 
@@ -147,7 +150,7 @@ func ParseEnvelope(body []byte) (Event, error) {
 		return Event{}, err
 	}
 	if !isMissing(w.APIVersion) {
-		if err := json.Unmarshal(w.APIVersion, &ev.APIVersion); err != nil {
+		if ev.APIVersion, err = unquote(w.APIVersion); err != nil {
 			return Event{}, invalidCause("apiVersion must be a string", err)
 		}
 	}
@@ -168,8 +171,8 @@ func parseID(raw []byte) (string, error) {
 	digits := raw
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return "", invalidCause("id must be an integer", err)
 		}
 		digits = []byte(s)
@@ -204,15 +207,12 @@ func parseType(raw []byte) (string, error) {
 	if raw[0] != '"' {
 		return "", invalid("type must be a string")
 	}
-	// encoding/json silently replaces invalid UTF-8 with U+FFFD, so check
-	// the raw bytes first and reject U+FFFD afterwards (it can only come
-	// from such a replacement or an escaped lone surrogate).
-	if !utf8.Valid(raw) {
+	// Invalid UTF-8, raw or as an escaped lone surrogate, is an error of
+	// unquote; U+FFFD is refused below as well, since the type becomes a
+	// subject token and a metric label.
+	s, err := unquote(raw)
+	if err != nil {
 		return "", invalid("type is not valid UTF-8")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", invalidCause("type must be a string", err)
 	}
 	switch {
 	case s == "":
@@ -238,8 +238,8 @@ func parseCreatedOn(raw []byte) (time.Time, error) {
 	if raw[0] != '"' {
 		return time.Time{}, invalid("createdOn must be a string")
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := unquote(raw)
+	if err != nil {
 		return time.Time{}, invalidCause("createdOn must be a string", err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -249,19 +249,28 @@ func parseCreatedOn(raw []byte) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// unquote decodes a JSON string literal; anything else, and invalid UTF-8,
+// is an error.
+func unquote(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", errors.New("not a string")
+	}
+	s, err := jsontext.AppendUnquote(nil, raw)
+	return string(s), err
+}
+
 func parseData(raw []byte) (json.RawMessage, error) {
 	if isMissing(raw) {
 		return nil, invalid("missing data")
 	}
 	switch raw[0] {
 	case '{':
-		return bytes.Clone(raw), nil // raw is a slice of the caller's body
+		return raw, nil
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		inner, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
 			return nil, invalidCause("data must be a string", err)
 		}
-		inner := []byte(s)
 		if !json.Valid(inner) {
 			return nil, invalid("data string does not hold valid JSON")
 		}
