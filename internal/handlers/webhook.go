@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -51,12 +52,28 @@ type webhook struct {
 	maxBody    int64
 	retryAfter string
 	log        *slog.Logger
+	bodies     sync.Pool // *bytes.Buffer: request bodies, reused once Accept returned
 }
+
+// maxPooledBody bounds the buffers kept for reuse, so one large delivery does not pin its memory.
+const maxPooledBody = 64 << 10
 
 func (h *webhook) receive(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	body, err := readBody(req, h.maxBody)
+	buf, _ := h.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	// Accept keeps nothing of the body once it returned (the publish copies it onto the NATS
+	// connection), and of its result only the event's strings are used below.
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			h.bodies.Put(buf)
+		}
+	}()
+	body, err := readBody(req, h.maxBody, buf)
 	if err != nil {
 		return err
 	}
@@ -83,23 +100,26 @@ func (h *webhook) receive(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// readBody reads at most limit bytes, whatever Content-Length claims; a longer body is a 413.
-func readBody(req *http.Request, limit int64) ([]byte, error) {
-	tooLarge := Error(http.StatusRequestEntityTooLarge, "body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+// readBody reads at most limit bytes into buf, whatever Content-Length claims; a longer body is a 413.
+func readBody(req *http.Request, limit int64, buf *bytes.Buffer) ([]byte, error) {
 	if req.ContentLength > limit {
-		return nil, tooLarge
+		return nil, bodyTooLarge(limit)
 	}
 	// Room for the announced length plus the read that sees EOF, so a body of the announced size is
-	// read into one allocation.
-	buf := bytes.NewBuffer(make([]byte, 0, max(req.ContentLength, 0)+bytes.MinRead))
+	// read without growing the buffer again.
+	buf.Grow(int(max(req.ContentLength, 0)) + bytes.MinRead)
 	n, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1))
 	if err != nil {
 		return nil, Error(http.StatusBadRequest, "could not read body")
 	}
 	if n > limit {
-		return nil, tooLarge
+		return nil, bodyTooLarge(limit)
 	}
 	return buf.Bytes(), nil
+}
+
+func bodyTooLarge(limit int64) error {
+	return Error(http.StatusRequestEntityTooLarge, "body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
 }
 
 // rejectMessage tells the sender what was wrong without echoing anything it sent.

@@ -36,7 +36,7 @@ type Delivery struct {
 	Org       string // X-Hardenize-Org
 	HookID    string // X-Hardenize-EventHookId
 	Signature string // X-Hardenize-Signature
-	Body      []byte // verbatim; stored byte for byte
+	Body      []byte // verbatim; stored byte for byte. Accept keeps no reference to it once it returned, except Result.Event.Data
 	Source    string // queue.SourceWebhook, queue.SourcePubSub, ...
 }
 
