@@ -21,9 +21,9 @@ import (
 // ErrUnavailable means the event could not be stored now; the sender should retry later.
 var ErrUnavailable = errors.New("event store unavailable")
 
-// Verifier proves a delivery genuine.
+// Verifier proves a delivery genuine; the signature's timestamp is held against at (zero: now).
 type Verifier interface {
-	Verify(org, hookID, signature string, body []byte) error
+	VerifyAt(org, hookID, signature string, body []byte, at time.Time) error
 }
 
 // Publisher stores a message durably and returns once the store acknowledged it.
@@ -38,6 +38,10 @@ type Delivery struct {
 	Signature string // X-Hardenize-Signature
 	Body      []byte // verbatim; stored byte for byte. Accept keeps no reference to it once it returned, except Result.Event.Data
 	Source    string // queue.SourceWebhook, queue.SourcePubSub, ...
+	// PublishedAt is when the sender handed the delivery to a transport that keeps a backlog (the
+	// Pub/Sub publish time); the signature's timestamp must be within the tolerance of it. Zero for
+	// webhooks: the timestamp is held against the receiver's clock.
+	PublishedAt time.Time
 }
 
 // Result describes a stored event.
@@ -89,7 +93,7 @@ func (in *Intake) Accept(ctx context.Context, d Delivery) (Result, error) {
 	if d.Org == "" || d.HookID == "" || d.Signature == "" {
 		return Result{}, in.reject(src, ReasonMissingMetadata, errors.New("missing X-Hardenize-Org, X-Hardenize-EventHookId or X-Hardenize-Signature"))
 	}
-	if err := in.verifier.Verify(d.Org, d.HookID, d.Signature, d.Body); err != nil {
+	if err := in.verifier.VerifyAt(d.Org, d.HookID, d.Signature, d.Body, d.PublishedAt); err != nil {
 		return Result{}, in.reject(src, reasonOf(err), err)
 	}
 	ev, err := events.ParseEnvelope(d.Body)

@@ -43,6 +43,18 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 // newFixture starts a Source; wrap, when given, replaces the intake it feeds.
 func newFixture(t *testing.T, mutate func(*Config), wrap ...func(Acceptor) Acceptor) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fixtureOptions{mutate: mutate, wrap: wrap})
+}
+
+type fixtureOptions struct {
+	mutate func(*Config)
+	wrap   []func(Acceptor) Acceptor
+	now    func() time.Time // the receiver's clock; time.Now when nil
+}
+
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
+	t.Helper()
+	mutate, wrap := o.mutate, o.wrap
 	host := pubsubtest.EmulatorHost(t)
 	f := &fixture{t: t, topic: pubsubtest.NewTopic(t), natsDir: filepath.Join(t.TempDir(), "nats")}
 	f.startNATS(0)
@@ -57,7 +69,7 @@ func newFixture(t *testing.T, mutate func(*Config), wrap ...func(Acceptor) Accep
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	pub := queue.NewPublisher(conn.JS)
-	var in Acceptor = intake.New(verify.NewVerifier(store, 5*time.Minute, time.Now), pub, intake.Options{PublishTimeout: 2 * time.Second, Registerer: reg})
+	var in Acceptor = intake.New(verify.NewVerifier(store, 5*time.Minute, o.now), pub, intake.Options{PublishTimeout: 2 * time.Second, Registerer: reg})
 	for _, w := range wrap {
 		in = w(in)
 	}

@@ -46,6 +46,9 @@ func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 		Signature: attribute(m.Attributes, queue.HeaderSignature),
 		Body:      m.Data,
 		Source:    queue.SourcePubSub,
+		// Pub/Sub keeps a backlog for 7 days: judge the signature by when Hardenize published the
+		// message, not by when this receiver got to it.
+		PublishedAt: m.PublishTime,
 	})
 	var rej *intake.RejectError
 	switch {

@@ -116,6 +116,21 @@ func TestRejectedMessagesAreDeadLetteredAndAcked(t *testing.T) {
 	assert.Zero(t, f.topic.Pending(), "rejected messages are acked, never looping")
 }
 
+// A receiver that comes back after an outage longer than the tolerance stores the backlog Pub/Sub kept
+// for it: each message is judged by when Hardenize published it. A message signed long before it was
+// published (a replay) is still stale; see TestRejectedMessagesAreDeadLetteredAndAcked.
+func TestBacklogOlderThanToleranceIsStored(t *testing.T) {
+	anHourLate := func() time.Time { return time.Now().Add(time.Hour) }
+	f := newFixtureWith(t, fixtureOptions{now: anHourLate})
+	body := sample(t, events.TypeCTEntry, time.Now().UnixNano())
+	f.publishSigned(body)
+	require.Eventually(t, func() bool { return f.acked(OutcomeStored) == 1 }, wait, 20*time.Millisecond)
+	stored := f.messages(queue.StreamEvents)
+	require.Len(t, stored, 1)
+	assert.Equal(t, body, stored[0].Data)
+	assert.Zero(t, f.count(queue.StreamDLQ))
+}
+
 func TestJetStreamDownNacksUntilBackThenStoresEverythingOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	port := f.nats.Port()

@@ -47,6 +47,15 @@ func NewVerifier(secrets Secrets, tolerance time.Duration, now func() time.Time)
 // direction. The timestamp is checked only after the MAC so that unsigned
 // requests learn nothing about the receiver's clock.
 func (v *Verifier) Verify(org, hookID, header string, body []byte) error {
+	return v.VerifyAt(org, hookID, header, body, time.Time{})
+}
+
+// VerifyAt is Verify with the timestamp held against at instead of now; a
+// zero at means now. A transport that records when the sender handed it a
+// delivery, as Pub/Sub does with its publish time, passes that time: a
+// backlog read after an outage is then as fresh as when it was sent, while
+// a replayed message, published anew with an old signature, is still stale.
+func (v *Verifier) VerifyAt(org, hookID, header string, body []byte, at time.Time) error {
 	secrets := v.secrets.Lookup(org, hookID)
 	if len(secrets) == 0 {
 		return fmt.Errorf("verify signature: %w", ErrUnknownHook)
@@ -66,7 +75,10 @@ func (v *Verifier) Verify(org, hookID, header string, body []byte) error {
 	if !match {
 		return fmt.Errorf("verify signature: %w", ErrBadSignature)
 	}
-	skew := v.now().Sub(time.UnixMilli(sig.Timestamp))
+	if at.IsZero() {
+		at = v.now()
+	}
+	skew := at.Sub(time.UnixMilli(sig.Timestamp))
 	if skew > v.tolerance || skew < -v.tolerance {
 		return fmt.Errorf("verify signature: timestamp %s off: %w", skew.Round(time.Millisecond), ErrStale)
 	}

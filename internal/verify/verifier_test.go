@@ -79,6 +79,24 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// VerifyAt holds the timestamp against the time given, not the clock: a Pub/Sub backlog read an hour
+// late is fresh as of its publish time, and an old signature published anew is stale.
+func TestVerifyAtPublishTime(t *testing.T) {
+	t.Parallel()
+	secrets, err := NewStore([]Hook{{Org: testOrg, ID: testHookID, Secrets: []string{testSecret}}})
+	require.NoError(t, err)
+	signedAt := time.UnixMilli(seedTS)
+	body := []byte(`{"type":"ct.entry","data":{}}`)
+	v := NewVerifier(secrets, 5*time.Minute, func() time.Time { return signedAt.Add(time.Hour) })
+
+	header := Sign(testSecret, signedAt, body)
+	require.ErrorIs(t, v.Verify(testOrg, testHookID, header, body), ErrStale, "by the clock: an hour late")
+	require.NoError(t, v.VerifyAt(testOrg, testHookID, header, body, signedAt.Add(time.Second)), "published a second after signing")
+	require.ErrorIs(t, v.VerifyAt(testOrg, testHookID, header, body, signedAt.Add(time.Hour)), ErrStale, "replayed: published an hour after signing")
+	require.ErrorIs(t, v.VerifyAt(testOrg, testHookID, header, body, time.Time{}), ErrStale, "zero time: the clock")
+	require.ErrorIs(t, v.VerifyAt(testOrg, testHookID, Sign(testSecret2, signedAt, body), body, signedAt), ErrBadSignature)
+}
+
 func TestSignVerifyRoundTrip(t *testing.T) {
 	t.Parallel()
 	secrets, err := NewStore([]Hook{{Org: "demo", ID: testHookID, Secrets: []string{testSecret}}})
