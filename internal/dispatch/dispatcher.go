@@ -112,7 +112,11 @@ func (d *Dispatcher) waitConsumer(ctx context.Context) (jetstream.Consumer, erro
 		if err == nil {
 			return c, nil
 		}
-		d.o.Log.Warn("consumer not ready; retrying", "err", err, "retry_in", wait.String())
+		if errors.Is(err, jetstream.ErrStreamNotFound) { // expected while the receiver is starting
+			d.o.Log.Info("waiting for the receiver to create the stream", "stream", d.o.Stream, "retry_in", wait.String())
+		} else {
+			d.o.Log.Warn("consumer not ready; retrying", "err", err, "retry_in", wait.String())
+		}
 		if !sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
