@@ -170,8 +170,11 @@ func value(m prometheus.Metric) float64 {
 	if err := m.Write(&d); err != nil {
 		panic(err)
 	}
-	if d.Counter != nil {
+	switch {
+	case d.Counter != nil:
 		return d.Counter.GetValue()
+	case d.Histogram != nil:
+		return float64(d.Histogram.GetSampleCount())
 	}
 	return d.Gauge.GetValue()
 }

@@ -30,6 +30,9 @@ func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 	defer s.busy.Done()
 	start := time.Now()
 	s.m.received.Inc()
+	if !m.PublishTime.IsZero() {
+		s.m.ageSeconds.Observe(start.Sub(m.PublishTime).Seconds())
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():

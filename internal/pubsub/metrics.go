@@ -24,6 +24,7 @@ type metrics struct {
 	rejected      *prometheus.CounterVec
 	inFlight      prometheus.Gauge
 	handleSeconds prometheus.Histogram
+	ageSeconds    prometheus.Histogram
 	receiveErrors prometheus.Counter
 }
 
@@ -54,6 +55,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "hz_pubsub_handle_seconds",
 			Help:    "Time from receiving a Pub/Sub message to its ack or nack.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		ageSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "hz_pubsub_message_age_seconds",
+			Help: "Time from Pub/Sub accepting a message (its publish time) to this receiver taking it up: a backlog draining after an outage shows here.",
+			// 100ms to 7 days, Pub/Sub's retention.
+			Buckets: []float64{.1, .5, 1, 5, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600},
 		}),
 		receiveErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "hz_pubsub_receive_errors_total",

@@ -129,6 +129,7 @@ func TestBacklogOlderThanToleranceIsStored(t *testing.T) {
 	require.Len(t, stored, 1)
 	assert.Equal(t, body, stored[0].Data)
 	assert.Zero(t, f.count(queue.StreamDLQ))
+	assert.Equal(t, float64(1), value(f.src.m.ageSeconds), "the message's age is observed")
 }
 
 func TestJetStreamDownNacksUntilBackThenStoresEverythingOnce(t *testing.T) {
