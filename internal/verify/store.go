@@ -39,11 +39,12 @@ type Store struct {
 
 // snapshot is immutable once stored.
 type snapshot struct {
-	secrets map[string][]string // key: org + "\x00" + id
+	secrets map[hookKey][]string
 	hooks   int
 }
 
-func storeKey(org, id string) string { return org + "\x00" + id }
+// hookKey names a hook; a struct, so a lookup allocates nothing.
+type hookKey struct{ org, id string }
 
 // NewStore returns a static Store holding hooks, after validating them.
 // Reload and Watch do nothing useful on it.
@@ -71,7 +72,7 @@ func LoadStore(path string, log *slog.Logger) (*Store, error) {
 // Lookup returns a copy of the secrets of the hook id of org, or nil if the
 // pair is unknown.
 func (s *Store) Lookup(org, hookID string) []string {
-	return slices.Clone(s.current.Load().secrets[storeKey(org, hookID)])
+	return slices.Clone(s.current.Load().secrets[hookKey{org, hookID}])
 }
 
 // Hooks returns the number of hooks loaded.
@@ -174,11 +175,11 @@ func newSnapshot(hooks []Hook) (*snapshot, error) {
 	if len(hooks) == 0 {
 		return nil, errors.New("no hooks: add at least one entry under hooks")
 	}
-	secrets := make(map[string][]string, len(hooks))
-	first := make(map[string]int, len(hooks))
+	secrets := make(map[hookKey][]string, len(hooks))
+	first := make(map[hookKey]int, len(hooks))
 	for i, h := range hooks {
 		err := validateHook(h)
-		key := storeKey(h.Org, h.ID)
+		key := hookKey{h.Org, h.ID}
 		if prev, dup := first[key]; err == nil && dup {
 			err = fmt.Errorf("duplicate of hooks[%d]: list each org and id once, with all its secrets", prev)
 		}
