@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
-
-var requestIDs = middleware.RequestID()
 
 // recoverPanics turns a panic into a 500 and a log line; it never takes the process down.
 func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hzhook/hzhook/internal/intake"
@@ -41,7 +42,7 @@ func NewWebhookServer(a Acceptor, o WebhookOptions) *echo.Echo {
 	e.HTTPErrorHandler = ErrorHandler(o.Log)
 	m := newHTTPMetrics(o.Registerer, "webhook")
 	retry := strconv.Itoa(max(1, int(o.RetryAfter.Seconds())))
-	e.Use(recoverPanics(o.Log), m.middleware, requestIDs, inFlightLimit(o.MaxInFlight, retry, m))
+	e.Use(recoverPanics(o.Log), m.middleware, middleware.RequestID(), inFlightLimit(o.MaxInFlight, retry, m))
 	h := &webhook{acceptor: a, maxBody: o.MaxBodyBytes, retryAfter: retry, log: o.Log}
 	e.POST(o.Path, h.receive)
 	return e
