@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -52,7 +53,10 @@ type TargetResult struct {
 	RPS      float64
 	P50, P99 float64 // ms
 	PeakRSS  int64   // bytes, 0 when not measured
-	Runs     []LoadResult
+	// CPUPerRequest is the server process's CPU time per request (median over runs): what the
+	// target itself costs, apart from the load generator and nats-server that share the machine.
+	CPUPerRequest time.Duration
+	Runs          []LoadResult
 }
 
 // IntakeReport is the outcome of RunIntake.
@@ -89,50 +93,70 @@ func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
 		}},
 	}
 	results := map[string]*TargetResult{"bare": &rep.Bare, "hand-rolled": &rep.HandRolled, "hzhook": &rep.Receiver}
+	cpu := map[string][]time.Duration{}
 	for run := 1; run <= o.Runs; run++ {
 		for _, tg := range targets {
 			fmt.Fprintf(o.Progress, "run %d/%d: %s, %d connections for %s\n", run, o.Runs, tg.name, o.Connections, o.Duration)
-			res, rss, err := o.measure(ctx, tg, run, 0)
+			m, err := o.measure(ctx, tg, run, 0)
 			if err != nil {
 				return rep, fmt.Errorf("%s run %d: %w", tg.name, run, err)
 			}
 			tr := results[tg.name]
 			tr.Name = tg.name
-			tr.Runs = append(tr.Runs, res)
-			tr.PeakRSS = max(tr.PeakRSS, rss)
+			tr.Runs = append(tr.Runs, m.load)
+			tr.PeakRSS = max(tr.PeakRSS, m.rss)
+			cpu[tg.name] = append(cpu[tg.name], m.cpuPerRequest())
 		}
 	}
-	for _, tr := range results {
+	for name, tr := range results {
+		slices.Sort(cpu[name])
+		tr.CPUPerRequest = cpu[name][len(cpu[name])/2]
 		tr.RPS = median(tr.Runs, func(r LoadResult) float64 { return r.RequestsPerSecond })
 		tr.P50 = median(tr.Runs, func(r LoadResult) float64 { return r.LatencyMillis.P50 })
 		tr.P99 = median(tr.Runs, func(r LoadResult) float64 { return r.LatencyMillis.P99 })
 	}
 	rate := int(rep.Receiver.RPS / 2)
 	fmt.Fprintf(o.Progress, "hzhook at half its peak: %d requests/s for %s\n", rate, o.Duration)
-	half, rss, err := o.measure(ctx, targets[2], o.Runs+1, rate)
+	half, err := o.measure(ctx, targets[2], o.Runs+1, rate)
 	if err != nil {
 		return rep, fmt.Errorf("half rate: %w", err)
 	}
-	rep.HalfRate = half
-	rep.Receiver.PeakRSS = max(rep.Receiver.PeakRSS, rss)
+	rep.HalfRate = half.load
+	rep.Receiver.PeakRSS = max(rep.Receiver.PeakRSS, half.rss)
 	return rep, nil
 }
 
-func (o IntakeOptions) measure(ctx context.Context, tg target, run, rate int) (LoadResult, int64, error) {
+// measurement is one load run against one target, with what its server process used.
+type measurement struct {
+	load LoadResult
+	rss  int64         // peak RSS of the server process, 0 when not measured
+	cpu  time.Duration // CPU time of the server process during the load
+}
+
+func (m measurement) cpuPerRequest() time.Duration {
+	if m.load.Requests == 0 {
+		return 0
+	}
+	return m.cpu / time.Duration(m.load.Requests)
+}
+
+func (o IntakeOptions) measure(ctx context.Context, tg target, run, rate int) (measurement, error) {
 	url, proc, stop, err := tg.start(ctx, run)
 	if err != nil {
-		return LoadResult{}, 0, err
+		return measurement{}, err
 	}
 	defer stop()
+	before, cerr := proc.CPUTime()
 	res, err := o.load(ctx, url, rate)
 	if err != nil {
-		return res, 0, err
+		return measurement{load: res}, err
 	}
-	var rss int64
-	if proc != nil {
-		rss, _ = proc.PeakRSS()
+	m := measurement{load: res}
+	m.rss, _ = proc.PeakRSS()
+	if after, err := proc.CPUTime(); err == nil && cerr == nil {
+		m.cpu = after - before
 	}
-	return res, rss, nil
+	return m, nil
 }
 
 // load runs `hzctl load` against url; rate 0 means as fast as the connections allow.

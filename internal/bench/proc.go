@@ -104,6 +104,36 @@ func (p *Proc) PeakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
 }
 
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 on every Linux ABI Go runs on.
+const userHZ = 100
+
+// CPUTime is the CPU time the process has used so far, user and system, all threads (utime and
+// stime of /proc/<pid>/stat, in 10 ms ticks).
+func (p *Proc) CPUTime() (time.Duration, error) {
+	if p.cmd == nil {
+		return 0, fmt.Errorf("%s is not running", filepath.Base(p.Bin))
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("read stat: %w", err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces; fields 14 and 15 follow it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc/%d/stat: %w", p.cmd.Process.Pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
