@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -96,6 +97,13 @@ func (s *Set) Int64(p *int64, name, env string, def int64, usage string) {
 func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
 	*p = def
 	s.add((*durationValue)(p), name, env, usage, false)
+}
+
+// DurationList defines a comma-separated list of durations ("1s,5s,30s"); each must be non-negative
+// and the list must not be empty.
+func (s *Set) DurationList(p *[]time.Duration, name, env string, def []time.Duration, usage string) {
+	*p = append([]time.Duration(nil), def...)
+	s.add((*durationListValue)(p), name, env, usage, false)
 }
 
 // List defines a comma-separated list setting.
@@ -205,27 +213,28 @@ func (v *boolValue) IsBoolFlag() bool { return true }
 
 type intValue int
 
+// Set parses a decimal integer, strictly: "5x", "0x10" and "1e3" are refused, not read as 5, 16 or 1.
 func (v *intValue) Set(s string) error {
-	var n int
-	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil {
-		return fmt.Errorf("%q is not an integer", s)
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, strconv.IntSize)
+	if err != nil {
+		return fmt.Errorf("%q is not a decimal integer", s)
 	}
 	*v = intValue(n)
 	return nil
 }
-func (v *intValue) String() string { return fmt.Sprint(int(*v)) }
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 
 type int64Value int64
 
 func (v *int64Value) Set(s string) error {
-	var n int64
-	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil {
-		return fmt.Errorf("%q is not an integer", s)
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a decimal integer", s)
 	}
 	*v = int64Value(n)
 	return nil
 }
-func (v *int64Value) String() string { return fmt.Sprint(int64(*v)) }
+func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
 
 type durationValue time.Duration
 
@@ -252,3 +261,47 @@ func (v *listValue) Set(s string) error {
 	return nil
 }
 func (v *listValue) String() string { return strings.Join(*v, ",") }
+
+type durationListValue []time.Duration
+
+func (v *durationListValue) Set(s string) error {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (examples: 1s, 5m, 1h)", part)
+		}
+		if d < 0 {
+			return fmt.Errorf("%q must not be negative", part)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return errors.New("name at least one duration, e.g. 1s,5s,30s")
+	}
+	*v = out
+	return nil
+}
+
+func (v *durationListValue) String() string {
+	parts := make([]string, len(*v))
+	for i, d := range *v {
+		parts[i] = shortDuration(d)
+	}
+	return strings.Join(parts, ",")
+}
+
+// shortDuration writes 2m for 2m0s and 1h for 1h0m0s, as people write them.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -109,3 +109,77 @@ func TestSecretEnvHasNoFlag(t *testing.T) {
 	s.PrintUsage(&buf)
 	assert.Contains(t, buf.String(), "env HZ_API_TOKEN (environment only)")
 }
+
+// Integers are decimal and whole: what strconv.ParseInt accepts, nothing that only fmt.Sscan would.
+func TestIntegersAreParsedStrictly(t *testing.T) {
+	tests := []struct {
+		value string
+		want  int64
+		ok    bool
+	}{
+		{"5", 5, true},
+		{" 12 ", 12, true},
+		{"-1", -1, true},
+		{"5x", 0, false},
+		{"0x10", 0, false},
+		{"1e3", 0, false},
+		{"1.5", 0, false},
+		{"", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			var n int
+			var n64 int64
+			s := NewSet("test", func(k string) (string, bool) { return tc.value, true })
+			s.Int(&n, "max-deliver", "HZ_MAX_DELIVER", 1, "deliveries")
+			s.Int64(&n64, "max-body-bytes", "HZ_MAX_BODY_BYTES", 1, "bytes")
+			err := s.Parse(nil)
+			if !tc.ok {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "HZ_MAX_DELIVER", "the error names the setting")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, int(tc.want), n)
+			assert.Equal(t, tc.want, n64)
+		})
+	}
+}
+
+func TestDurationList(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  []time.Duration
+		err   string
+	}{
+		{"default", "", []time.Duration{time.Second, time.Minute}, ""},
+		{"list", "1s, 250ms,2m", []time.Duration{time.Second, 250 * time.Millisecond, 2 * time.Minute}, ""},
+		{"not a duration", "1s,soon", nil, `"soon" is not a duration`},
+		{"negative", "-1s", nil, "must not be negative"},
+		{"empty", " , ", nil, "at least one duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ds []time.Duration
+			env := map[string]string{}
+			if tc.value != "" {
+				env["HZ_BACKOFF"] = tc.value
+			}
+			s := NewSet("test", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			s.DurationList(&ds, "backoff", "HZ_BACKOFF", []time.Duration{time.Second, time.Minute}, "delays")
+			err := s.Parse(nil)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				assert.ErrorContains(t, err, "HZ_BACKOFF")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, ds)
+		})
+	}
+	var ds []time.Duration
+	s := NewSet("test", func(string) (string, bool) { return "", false })
+	s.DurationList(&ds, "backoff", "HZ_BACKOFF", []time.Duration{time.Second, 10 * time.Minute, 2 * time.Hour, 90 * time.Second}, "delays")
+	assert.Equal(t, "1s,10m,2h,1m30s", s.Settings()[0].Default, "--help shows the default list as people write it")
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // Options configure a Dispatcher. Stream, Consumer, FilterSubjects, Stage and Handlers are required;
-// everything else has a default (see withDefaults).
+// a zero tuning field takes its value from DefaultOptions.
 type Options struct {
 	Stream         string   // stream consumed, e.g. queue.StreamEvents
 	Consumer       string   // durable consumer shared by every replica of the group
@@ -50,38 +50,51 @@ type Options struct {
 	Now        func() time.Time
 }
 
-// DefaultBackoff is the retry schedule of the design: 1s, 5s, 30s, 2m, 10m.
-func DefaultBackoff() []time.Duration {
-	return []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+// DefaultOptions are the tuning defaults of a dispatcher (the worker's --max-deliver, --backoff,
+// --ack-wait, --batch-size, --concurrency and --shutdown-timeout defaults are these): 5 deliveries,
+// retries after 1s, 5s, 30s, 2m, 10m, 30s ack wait, batches of 50, 4 in flight.
+func DefaultOptions() Options {
+	return Options{
+		MaxDeliver:    5,
+		Backoff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
+		AckWait:       30 * time.Second,
+		BatchSize:     50,
+		Concurrency:   4,
+		FetchWait:     2 * time.Second,
+		ShutdownGrace: 30 * time.Second,
+		PollInterval:  10 * time.Second,
+	}
 }
 
+// withDefaults fills every zero tuning field from DefaultOptions.
 func (o Options) withDefaults() Options {
+	d := DefaultOptions()
 	if o.RouteHeader == "" {
 		o.RouteHeader = queue.HeaderEventType
 	}
 	if o.MaxDeliver == 0 {
-		o.MaxDeliver = 5
+		o.MaxDeliver = d.MaxDeliver
 	}
 	if len(o.Backoff) == 0 {
-		o.Backoff = DefaultBackoff()
+		o.Backoff = d.Backoff
 	}
 	if o.AckWait == 0 {
-		o.AckWait = 30 * time.Second
+		o.AckWait = d.AckWait
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = 50
+		o.BatchSize = d.BatchSize
 	}
 	if o.Concurrency == 0 {
-		o.Concurrency = 4
+		o.Concurrency = d.Concurrency
 	}
 	if o.FetchWait == 0 {
-		o.FetchWait = 2 * time.Second
+		o.FetchWait = d.FetchWait
 	}
 	if o.ShutdownGrace == 0 {
-		o.ShutdownGrace = 30 * time.Second
+		o.ShutdownGrace = d.ShutdownGrace
 	}
 	if o.PollInterval == 0 {
-		o.PollInterval = 10 * time.Second
+		o.PollInterval = d.PollInterval
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

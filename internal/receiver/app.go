@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/intake"
 	"github.com/hzhook/hzhook/internal/pubsub"
@@ -271,12 +272,13 @@ func (a *App) newDevWorker(ctx context.Context, natsURL string) error {
 		return fmt.Errorf("generate dev admin token: %w", err)
 	}
 	a.devToken = hex.EncodeToString(b)
-	cfg := worker.Config{
-		Types: []string{"test", "ct.entry", "pki.cert.new"}, NATSURL: natsURL,
-		DB: "sqlite://" + filepath.Join(a.cfg.DataDir, "hzhook.db"), AdminListen: a.cfg.DevAPIListen, AdminToken: a.devToken,
-		MaxDeliver: 5, AckWait: 30 * time.Second, Concurrency: 2, BatchSize: 50,
-		Backoff: []string{"1s", "5s", "30s", "2m", "10m"}, ShutdownTimeout: a.cfg.ShutdownTimeout, LogLevel: a.cfg.LogLevel,
-	}
+	cfg := worker.DefaultConfig()
+	cfg.Types = []string{events.TypeTest, events.TypeCTEntry, events.TypeCertNew}
+	cfg.NATSURL = natsURL
+	cfg.DB = "sqlite://" + filepath.Join(a.cfg.DataDir, "hzhook.db")
+	cfg.AdminListen, cfg.AdminToken = a.cfg.DevAPIListen, a.devToken
+	cfg.Concurrency = 2 // one laptop process shares its cores with the receiver and NATS
+	cfg.ShutdownTimeout, cfg.LogLevel = a.cfg.ShutdownTimeout, a.cfg.LogLevel
 	w, err := worker.New(ctx, cfg, worker.Deps{Log: a.log.With("component", "worker"), Registry: prometheus.NewRegistry()})
 	if err != nil {
 		return fmt.Errorf("dev worker: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/verify"
@@ -53,14 +54,12 @@ func startHarness(t *testing.T, mutate func(*Config)) *harness {
 	h.writeSecrets(testSecret)
 	h.startNATS(0)
 
-	cfg := Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: h.secrets, SecretsReload: 50 * time.Millisecond,
-		NATSURL: h.nats.URL(), DataDir: dir, Tolerance: 5 * time.Minute,
-		MaxBodyBytes: 64 << 10, MaxInFlight: 64, PublishTimeout: 2 * time.Second,
-		StreamReplicas: 1, StreamMaxAge: time.Hour, StreamMaxBytes: -1, DedupWindow: time.Minute,
-		ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SecretsFile, cfg.SecretsReload = h.secrets, 50*time.Millisecond
+	cfg.NATSURL, cfg.DataDir = h.nats.URL(), dir
+	cfg.MaxBodyBytes, cfg.MaxInFlight = 64<<10, 64
+	cfg.StreamMaxAge, cfg.DedupWindow, cfg.ShutdownTimeout = time.Hour, time.Minute, 5*time.Second
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -490,4 +489,16 @@ func TestConfigValidateNamesEverySetting(t *testing.T) {
 	for _, flag := range []string{"--listen", "--admin-listen", "--webhook-path", "--secrets-file", "--tolerance", "--max-body-bytes", "--max-in-flight", "--publish-timeout", "--log-level"} {
 		assert.Contains(t, err.Error(), flag)
 	}
+}
+
+// DefaultConfig is the one home of the defaults: Bind with nothing set gives exactly it.
+func TestDefaultConfigIsWhatBindGives(t *testing.T) {
+	var cfg Config
+	set := config.NewSet("receiver", func(string) (string, bool) { return "", false })
+	Bind(set, &cfg)
+	require.NoError(t, set.Parse(nil))
+	assert.Equal(t, DefaultConfig(), cfg)
+	dev := DefaultConfig()
+	dev.Dev = true
+	require.NoError(t, dev.Validate(), "the defaults with --dev are a valid configuration")
 }

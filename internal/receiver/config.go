@@ -11,9 +11,10 @@ import (
 
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/logging"
+	"github.com/hzhook/hzhook/internal/queue"
 )
 
-// Config is every setting of the receiver. Defaults live in Bind.
+// Config is every setting of the receiver. Its defaults are DefaultConfig.
 type Config struct {
 	Listen           string
 	AdminListen      string
@@ -39,29 +40,64 @@ type Config struct {
 	PubSub           PubSubConfig // used when Sources holds "pubsub"
 }
 
-// Bind defines every receiver setting on s, with its flag, environment variable and default.
+// DefaultConfig is the receiver's configuration when no flag or variable is set: the one home of
+// its defaults, used by Bind (and so --help), by --dev and by tests.
+func DefaultConfig() Config {
+	streams := queue.DefaultStreamOptions()
+	return Config{
+		Listen:           ":8080",
+		AdminListen:      "127.0.0.1:9090",
+		WebhookPath:      "/hardenize/events",
+		SecretsReload:    5 * time.Second,
+		DataDir:          "./data",
+		EmbeddedNATSPort: 4222,
+		Tolerance:        5 * time.Minute,
+		MaxBodyBytes:     1 << 20,
+		MaxInFlight:      1024,
+		PublishTimeout:   2 * time.Second,
+		StreamReplicas:   streams.Replicas,
+		StreamMaxAge:     streams.MaxAge,
+		StreamMaxBytes:   streams.MaxBytes,
+		DedupWindow:      streams.Duplicates,
+		ShutdownTimeout:  20 * time.Second,
+		LogLevel:         "info",
+		DevAPIListen:     "127.0.0.1:9091",
+		Sources:          []string{SourceWebhook},
+		PubSub: PubSubConfig{
+			MaxOutstandingMessages: 1000,
+			MaxOutstandingBytes:    64 << 20,
+			Streams:                1,
+			MaxCallbacks:           64,
+			NackDelay:              2 * time.Second,
+		},
+	}
+}
+
+// Bind defines every receiver setting on s, with its flag, environment variable and its default
+// from DefaultConfig.
 func Bind(s *config.Set, c *Config) {
-	s.String(&c.Listen, "listen", "HZ_LISTEN", ":8080", "address of the public webhook listener")
-	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", "127.0.0.1:9090", "address of the admin listener (/metrics, /healthz, /readyz); keep it private")
-	s.String(&c.WebhookPath, "webhook-path", "HZ_WEBHOOK_PATH", "/hardenize/events", "URL path Hardenize POSTs events to")
-	s.String(&c.SecretsFile, "secrets-file", "HZ_SECRETS_FILE", "", "YAML or JSON file of hooks (org, id, secrets); reloaded when it changes; required unless --dev")
-	s.Duration(&c.SecretsReload, "secrets-reload", "HZ_SECRETS_RELOAD", 5*time.Second, "how often the secrets file is checked for changes")
-	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", "", "NATS server URL; empty starts an embedded JetStream server storing under --data-dir")
-	s.String(&c.DataDir, "data-dir", "HZ_DATA_DIR", "./data", "directory for the embedded NATS store (and SQLite in --dev)")
-	s.Int(&c.EmbeddedNATSPort, "embedded-nats-port", "HZ_EMBEDDED_NATS_PORT", 4222, "loopback client port of the embedded NATS server (0 picks a free one)")
-	s.Duration(&c.Tolerance, "tolerance", "HZ_SIGNATURE_TOLERANCE", 5*time.Minute, "largest accepted difference between the signature timestamp and now, either way")
-	s.Int64(&c.MaxBodyBytes, "max-body-bytes", "HZ_MAX_BODY_BYTES", 1<<20, "largest accepted request body; larger answers 413")
-	s.Int(&c.MaxInFlight, "max-in-flight", "HZ_MAX_IN_FLIGHT", 1024, "most webhook requests served at once; more answer 429 with Retry-After")
-	s.Duration(&c.PublishTimeout, "publish-timeout", "HZ_PUBLISH_TIMEOUT", 2*time.Second, "longest wait for JetStream to acknowledge an event before answering 503")
-	s.Int(&c.StreamReplicas, "stream-replicas", "HZ_STREAM_REPLICAS", 1, "replicas of HZ_EVENTS and HZ_DLQ (3 in a NATS cluster)")
-	s.Duration(&c.StreamMaxAge, "stream-max-age", "HZ_STREAM_MAX_AGE", 14*24*time.Hour, "how long HZ_EVENTS keeps events (0 = for ever)")
-	s.Int64(&c.StreamMaxBytes, "stream-max-bytes", "HZ_STREAM_MAX_BYTES", -1, "size limit of HZ_EVENTS (-1 = none); when full, new events answer 503, old ones are never discarded")
-	s.Duration(&c.DedupWindow, "dedup-window", "HZ_DEDUP_WINDOW", 10*time.Minute, "window in which a redelivered event (same org/hook/id) is stored once")
-	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 20*time.Second, "longest wait for in-flight requests at shutdown")
-	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
-	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker with a SQLite inventory under --data-dir, and a generated demo hook")
-	s.String(&c.DevAPIListen, "dev-api-listen", "HZ_DEV_API_LISTEN", "127.0.0.1:9091", "with --dev: address of the in-process worker's API (inventory, dead letters)")
-	bindPubSub(s, c)
+	d := DefaultConfig()
+	s.String(&c.Listen, "listen", "HZ_LISTEN", d.Listen, "address of the public webhook listener")
+	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", d.AdminListen, "address of the admin listener (/metrics, /healthz, /readyz); keep it private")
+	s.String(&c.WebhookPath, "webhook-path", "HZ_WEBHOOK_PATH", d.WebhookPath, "URL path Hardenize POSTs events to")
+	s.String(&c.SecretsFile, "secrets-file", "HZ_SECRETS_FILE", d.SecretsFile, "YAML or JSON file of hooks (org, id, secrets); reloaded when it changes; required unless --dev")
+	s.Duration(&c.SecretsReload, "secrets-reload", "HZ_SECRETS_RELOAD", d.SecretsReload, "how often the secrets file is checked for changes")
+	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", d.NATSURL, "NATS server URL; empty starts an embedded JetStream server storing under --data-dir")
+	s.String(&c.DataDir, "data-dir", "HZ_DATA_DIR", d.DataDir, "directory for the embedded NATS store (and SQLite in --dev)")
+	s.Int(&c.EmbeddedNATSPort, "embedded-nats-port", "HZ_EMBEDDED_NATS_PORT", d.EmbeddedNATSPort, "loopback client port of the embedded NATS server (0 picks a free one)")
+	s.Duration(&c.Tolerance, "tolerance", "HZ_SIGNATURE_TOLERANCE", d.Tolerance, "largest accepted difference between the signature timestamp and now, either way")
+	s.Int64(&c.MaxBodyBytes, "max-body-bytes", "HZ_MAX_BODY_BYTES", d.MaxBodyBytes, "largest accepted request body; larger answers 413")
+	s.Int(&c.MaxInFlight, "max-in-flight", "HZ_MAX_IN_FLIGHT", d.MaxInFlight, "most webhook requests served at once; more answer 429 with Retry-After")
+	s.Duration(&c.PublishTimeout, "publish-timeout", "HZ_PUBLISH_TIMEOUT", d.PublishTimeout, "longest wait for JetStream to acknowledge an event before answering 503")
+	s.Int(&c.StreamReplicas, "stream-replicas", "HZ_STREAM_REPLICAS", d.StreamReplicas, "replicas of HZ_EVENTS and HZ_DLQ (3 in a NATS cluster)")
+	s.Duration(&c.StreamMaxAge, "stream-max-age", "HZ_STREAM_MAX_AGE", d.StreamMaxAge, "how long HZ_EVENTS keeps events (0 = for ever)")
+	s.Int64(&c.StreamMaxBytes, "stream-max-bytes", "HZ_STREAM_MAX_BYTES", d.StreamMaxBytes, "size limit of HZ_EVENTS (-1 = none); when full, new events answer 503, old ones are never discarded")
+	s.Duration(&c.DedupWindow, "dedup-window", "HZ_DEDUP_WINDOW", d.DedupWindow, "window in which a redelivered event (same org/hook/id) is stored once")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "longest wait for in-flight requests at shutdown")
+	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", d.LogLevel, "debug, info, warn or error")
+	s.Bool(&c.Dev, "dev", "HZ_DEV", d.Dev, "development mode: embedded NATS, an in-process worker with a SQLite inventory under --data-dir, and a generated demo hook")
+	s.String(&c.DevAPIListen, "dev-api-listen", "HZ_DEV_API_LISTEN", d.DevAPIListen, "with --dev: address of the in-process worker's API (inventory, dead letters)")
+	bindPubSub(s, c, d)
 }
 
 // Validate reports every invalid setting at once, each named by its flag.

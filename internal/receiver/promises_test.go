@@ -105,12 +105,12 @@ func TestReceiverStartsBeforeNATS(t *testing.T) {
 	h.writeSecrets(testSecret)
 	port, err := freeLoopbackPort()
 	require.NoError(t, err)
-	cfg := Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: h.secrets, SecretsReload: time.Second, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port), DataDir: dir,
-		Tolerance: 5 * time.Minute, MaxBodyBytes: 64 << 10, MaxInFlight: 8, PublishTimeout: time.Second,
-		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SecretsFile, cfg.SecretsReload = h.secrets, time.Second
+	cfg.NATSURL, cfg.DataDir = fmt.Sprintf("nats://127.0.0.1:%d", port), dir
+	cfg.MaxBodyBytes, cfg.MaxInFlight, cfg.PublishTimeout = 64<<10, 8, time.Second
+	cfg.DedupWindow, cfg.ShutdownTimeout = time.Minute, 5*time.Second
 	app, err := New(t.Context(), cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	h.app = app

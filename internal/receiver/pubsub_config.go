@@ -33,19 +33,19 @@ type PubSubConfig struct {
 	NackDelay              time.Duration
 }
 
-func bindPubSub(s *config.Set, c *Config) {
+func bindPubSub(s *config.Set, c *Config, d Config) {
 	p := &c.PubSub
-	s.List(&c.Sources, "source", "HZ_SOURCE", []string{SourceWebhook}, "where events come from: webhook, pubsub, or webhook,pubsub")
-	s.String(&p.Destination, "pubsub-destination", "HZ_PUBSUB_DESTINATION", "", "Pub/Sub destination JSON file exactly as Hardenize's GET /eventDestinations returns it (project, subscription, subscriberCredentials)")
-	s.String(&p.Project, "pubsub-project", "HZ_PUBSUB_PROJECT", "", "Google Cloud project of the subscription (overrides the destination file)")
-	s.String(&p.Subscription, "pubsub-subscription", "HZ_PUBSUB_SUBSCRIPTION", "", "Pub/Sub subscription to consume (overrides the destination file)")
-	s.String(&p.CredentialsFile, "pubsub-credentials", "HZ_PUBSUB_CREDENTIALS", "", "service-account key JSON file for the subscription (overrides the destination's subscriberCredentials)")
-	s.String(&p.EmulatorHost, "pubsub-emulator-host", "PUBSUB_EMULATOR_HOST", "", "host:port of a Pub/Sub emulator; no credentials are used then")
-	s.Int(&p.MaxOutstandingMessages, "pubsub-max-outstanding-messages", "HZ_PUBSUB_MAX_OUTSTANDING_MESSAGES", 1000, "flow control: most Pub/Sub messages received but not yet acked")
-	s.Int(&p.MaxOutstandingBytes, "pubsub-max-outstanding-bytes", "HZ_PUBSUB_MAX_OUTSTANDING_BYTES", 64<<20, "flow control: most bytes of Pub/Sub messages received but not yet acked")
-	s.Int(&p.Streams, "pubsub-streams", "HZ_PUBSUB_STREAMS", 1, "parallel StreamingPull streams (goroutines pulling the subscription)")
-	s.Int(&p.MaxCallbacks, "pubsub-max-callbacks", "HZ_PUBSUB_MAX_CALLBACKS", 64, "most Pub/Sub messages verified and stored at once")
-	s.Duration(&p.NackDelay, "pubsub-nack-delay", "HZ_PUBSUB_NACK_DELAY", 2*time.Second, "wait before handing back a message JetStream could not store, so an outage is no busy loop")
+	s.List(&c.Sources, "source", "HZ_SOURCE", d.Sources, "where events come from: webhook, pubsub, or webhook,pubsub")
+	s.String(&p.Destination, "pubsub-destination", "HZ_PUBSUB_DESTINATION", d.PubSub.Destination, "Pub/Sub destination JSON file exactly as Hardenize's GET /eventDestinations returns it (project, subscription, subscriberCredentials)")
+	s.String(&p.Project, "pubsub-project", "HZ_PUBSUB_PROJECT", d.PubSub.Project, "Google Cloud project of the subscription (overrides the destination file)")
+	s.String(&p.Subscription, "pubsub-subscription", "HZ_PUBSUB_SUBSCRIPTION", d.PubSub.Subscription, "Pub/Sub subscription to consume (overrides the destination file)")
+	s.String(&p.CredentialsFile, "pubsub-credentials", "HZ_PUBSUB_CREDENTIALS", d.PubSub.CredentialsFile, "service-account key JSON file for the subscription (overrides the destination's subscriberCredentials)")
+	s.String(&p.EmulatorHost, "pubsub-emulator-host", "PUBSUB_EMULATOR_HOST", d.PubSub.EmulatorHost, "host:port of a Pub/Sub emulator; no credentials are used then")
+	s.Int(&p.MaxOutstandingMessages, "pubsub-max-outstanding-messages", "HZ_PUBSUB_MAX_OUTSTANDING_MESSAGES", d.PubSub.MaxOutstandingMessages, "flow control: most Pub/Sub messages received but not yet acked")
+	s.Int(&p.MaxOutstandingBytes, "pubsub-max-outstanding-bytes", "HZ_PUBSUB_MAX_OUTSTANDING_BYTES", d.PubSub.MaxOutstandingBytes, "flow control: most bytes of Pub/Sub messages received but not yet acked")
+	s.Int(&p.Streams, "pubsub-streams", "HZ_PUBSUB_STREAMS", d.PubSub.Streams, "parallel StreamingPull streams (goroutines pulling the subscription)")
+	s.Int(&p.MaxCallbacks, "pubsub-max-callbacks", "HZ_PUBSUB_MAX_CALLBACKS", d.PubSub.MaxCallbacks, "most Pub/Sub messages verified and stored at once")
+	s.Duration(&p.NackDelay, "pubsub-nack-delay", "HZ_PUBSUB_NACK_DELAY", d.PubSub.NackDelay, "wait before handing back a message JetStream could not store, so an outage is no busy loop")
 }
 
 // enabled reports whether --source holds src (an empty list means webhook).

@@ -59,10 +59,6 @@ func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
 // newSinkDispatcher returns the dispatcher delivering HZ_ALERTS to sink, with the worker's retry,
 // backoff and dead-letter settings (dead letters to hz.dlq.alerts).
 func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
-	backoff, err := cfg.Schedule()
-	if err != nil {
-		return nil, fmt.Errorf("--backoff: %w", err)
-	}
 	return dispatch.New(conn.JS, nil, dispatch.Options{
 		Stream:         alerts.StreamAlerts,
 		Consumer:       SinkConsumer(sink.Kind()),
@@ -72,7 +68,7 @@ func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts
 		RouteHeader:    alerts.HeaderAlertType,
 		Handlers:       alerts.Routes(alerts.NewHandler(sink, m, log)),
 		MaxDeliver:     cfg.MaxDeliver,
-		Backoff:        backoff,
+		Backoff:        cfg.Backoff,
 		AckWait:        cfg.AckWait,
 		BatchSize:      10, // one HTTP request per alert: keep a batch well inside AckWait
 		Concurrency:    1,

@@ -230,10 +230,6 @@ func (a *App) close() {
 // "worker", and received told of every event fetched.
 func newDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheus.Registerer, hs map[string]dispatch.Handler,
 	received func(label string, at time.Time)) (*dispatch.Dispatcher, error) {
-	backoff, err := cfg.Schedule()
-	if err != nil {
-		return nil, fmt.Errorf("--backoff: %w", err)
-	}
 	subjects := make([]string, 0, len(cfg.Types))
 	for _, t := range cfg.Types {
 		subjects = append(subjects, queue.Subject(t))
@@ -248,7 +244,7 @@ func newDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheu
 		Handlers:       hs,
 		AckOnly:        []string{events.TypeTest},
 		MaxDeliver:     cfg.MaxDeliver,
-		Backoff:        backoff,
+		Backoff:        cfg.Backoff,
 		AckWait:        cfg.AckWait,
 		BatchSize:      cfg.BatchSize,
 		Concurrency:    cfg.Concurrency,

@@ -115,8 +115,10 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{name: "defaults"},
 		{name: "backoff from env", env: map[string]string{"HZ_BACKOFF": "100ms,2s"}},
-		{name: "bad backoff", args: []string{"--backoff", "1s,soon"}, wantErr: "--backoff"},
-		{name: "negative backoff", args: []string{"--backoff", "-1s"}, wantErr: "--backoff"},
+		{name: "bad backoff", args: []string{"--backoff", "1s,soon"}, wantErr: "-backoff: \"soon\" is not a duration"},
+		{name: "negative backoff", args: []string{"--backoff", "-1s"}, wantErr: "-backoff: \"-1s\" must not be negative"},
+		{name: "bad backoff from env", env: map[string]string{"HZ_BACKOFF": "1s,,x"}, wantErr: "HZ_BACKOFF"},
+		{name: "max deliver not an integer", env: map[string]string{"HZ_MAX_DELIVER": "5x"}, wantErr: "HZ_MAX_DELIVER"},
 		{name: "zero concurrency", args: []string{"--concurrency", "0"}, wantErr: "--concurrency"},
 		{name: "huge batch", env: map[string]string{"HZ_BATCH_SIZE": "100000"}, wantErr: "--batch-size"},
 		{name: "no shutdown time", args: []string{"--shutdown-timeout", "0s"}, wantErr: "--shutdown-timeout"},
@@ -133,8 +135,13 @@ func TestConfigValidation(t *testing.T) {
 			var cfg Config
 			set := config.NewSet("worker", func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 			Bind(set, &cfg)
-			require.NoError(t, set.Parse(tc.args))
-			err := cfg.Validate()
+			set.FlagSet().SetOutput(io.Discard)
+			// A value that is not of its type stops parsing; a parsed one that is out of range
+			// fails validation. Both name the setting.
+			err := set.Parse(tc.args)
+			if err == nil {
+				err = cfg.Validate()
+			}
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				return
@@ -147,9 +154,8 @@ func TestConfigValidation(t *testing.T) {
 	set := config.NewSet("worker", func(string) (string, bool) { return "", false })
 	Bind(set, &cfg)
 	require.NoError(t, set.Parse(nil))
-	s, err := cfg.Schedule()
-	require.NoError(t, err)
-	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}, s)
+	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}, cfg.Backoff)
+	assert.Equal(t, DefaultConfig(), cfg, "no flag and no variable give exactly DefaultConfig")
 }
 
 func TestConsumerNameIsSortedAndShared(t *testing.T) {

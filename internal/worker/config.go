@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/logging"
 )
 
-// Config is every setting of the worker. Defaults live in Bind.
+// Config is every setting of the worker. Its defaults are DefaultConfig.
 type Config struct {
 	Types       []string
 	NATSURL     string
@@ -21,10 +24,10 @@ type Config struct {
 	AckWait     time.Duration
 	LogLevel    string
 
-	Concurrency     int           // batches in flight at once in this replica
-	BatchSize       int           // messages per fetch and per handler call
-	Backoff         []string      // durations between deliveries of a failing event; see Schedule
-	ShutdownTimeout time.Duration // how long in-flight batches may finish after SIGTERM
+	Concurrency     int             // batches in flight at once in this replica
+	BatchSize       int             // messages per fetch and per handler call
+	Backoff         []time.Duration // delay before redelivering a failing event, one per attempt; the last repeats
+	ShutdownTimeout time.Duration   // how long in-flight batches may finish after SIGTERM
 
 	Reconcile ReconcileConfig
 	Alerts    AlertsConfig
@@ -51,63 +54,67 @@ type ReconcileConfig struct {
 	Credentials string // file with user and password, instead of the two env vars
 }
 
-// Bind defines every worker setting on s, with its flag, environment variable and default.
-func Bind(s *config.Set, c *Config) {
-	s.List(&c.Types, "types", "HZ_TYPES", []string{"ct.entry", "pki.cert.new"}, "event types this worker group processes; each group has its own durable consumer")
-	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
-	s.String(&c.DB, "db", "HZ_DB_URL", "sqlite://./data/hzhook.db", "inventory store: sqlite://PATH or postgres://...")
-	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", "127.0.0.1:9091", "address of the admin listener (API, /metrics, /healthz, /readyz)")
-	s.SecretEnv(&c.AdminToken, "HZ_ADMIN_TOKEN", "bearer token of the admin API; empty answers 401 to all but health and metrics")
-	s.Int(&c.MaxDeliver, "max-deliver", "HZ_MAX_DELIVER", 5, "deliveries of one event before it is dead-lettered")
-	s.Duration(&c.AckWait, "ack-wait", "HZ_ACK_WAIT", 30*time.Second, "time a handler has before JetStream redelivers the event")
-	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", "info", "debug, info, warn or error")
-	s.Int(&c.Concurrency, "concurrency", "HZ_CONCURRENCY", 4, "batches processed at once by this replica")
-	s.Int(&c.BatchSize, "batch-size", "HZ_BATCH_SIZE", 50, "events fetched at once and handed to a handler in one call (one store transaction)")
-	s.List(&c.Backoff, "backoff", "HZ_BACKOFF", []string{"1s", "5s", "30s", "2m", "10m"}, "delays before redelivering a failing event, one per attempt; the last repeats")
-	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", 30*time.Second, "time in-flight events get to finish on shutdown before they are given back")
-	bindReconcile(s, &c.Reconcile)
-	bindAlerts(s, &c.Alerts)
+// DefaultConfig is the worker's configuration when no flag or variable is set: the one home of its
+// defaults (the dispatch tuning from dispatch.DefaultOptions), used by Bind (and so --help), by the
+// receiver's --dev worker and by tests.
+func DefaultConfig() Config {
+	d := dispatch.DefaultOptions()
+	return Config{
+		Types:           []string{events.TypeCTEntry, events.TypeCertNew},
+		NATSURL:         "nats://127.0.0.1:4222",
+		DB:              "sqlite://./data/hzhook.db",
+		AdminListen:     "127.0.0.1:9091",
+		MaxDeliver:      d.MaxDeliver,
+		AckWait:         d.AckWait,
+		LogLevel:        "info",
+		Concurrency:     d.Concurrency,
+		BatchSize:       d.BatchSize,
+		Backoff:         d.Backoff,
+		ShutdownTimeout: d.ShutdownGrace,
+		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
+	}
 }
 
-func bindAlerts(s *config.Set, a *AlertsConfig) {
-	s.String(&a.Rules, "rules", "HZ_RULES_FILE", "", "policy rules file (YAML) judging every certificate into findings, reloaded on change; empty = no findings")
-	s.String(&a.WebhookURL, "alert-webhook-url", "HZ_ALERT_WEBHOOK_URL", "", "deliver alerts as signed JSON POSTs to this URL (needs HZ_ALERT_WEBHOOK_SECRET)")
+// Bind defines every worker setting on s, with its flag, environment variable and its default
+// from DefaultConfig.
+func Bind(s *config.Set, c *Config) {
+	d := DefaultConfig()
+	s.List(&c.Types, "types", "HZ_TYPES", d.Types, "event types this worker group processes; each group has its own durable consumer")
+	s.String(&c.NATSURL, "nats-url", "HZ_NATS_URL", d.NATSURL, "NATS server URL")
+	s.String(&c.DB, "db", "HZ_DB_URL", d.DB, "inventory store: sqlite://PATH or postgres://...")
+	s.String(&c.AdminListen, "admin-listen", "HZ_ADMIN_LISTEN", d.AdminListen, "address of the admin listener (API, /metrics, /healthz, /readyz)")
+	s.SecretEnv(&c.AdminToken, "HZ_ADMIN_TOKEN", "bearer token of the admin API; empty answers 401 to all but health and metrics")
+	s.Int(&c.MaxDeliver, "max-deliver", "HZ_MAX_DELIVER", d.MaxDeliver, "deliveries of one event before it is dead-lettered")
+	s.Duration(&c.AckWait, "ack-wait", "HZ_ACK_WAIT", d.AckWait, "time a handler has before JetStream redelivers the event")
+	s.String(&c.LogLevel, "log-level", "HZ_LOG_LEVEL", d.LogLevel, "debug, info, warn or error")
+	s.Int(&c.Concurrency, "concurrency", "HZ_CONCURRENCY", d.Concurrency, "batches processed at once by this replica")
+	s.Int(&c.BatchSize, "batch-size", "HZ_BATCH_SIZE", d.BatchSize, "events fetched at once and handed to a handler in one call (one store transaction)")
+	s.DurationList(&c.Backoff, "backoff", "HZ_BACKOFF", d.Backoff, "delays before redelivering a failing event, one per attempt; the last repeats")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time in-flight events get to finish on shutdown before they are given back")
+	bindReconcile(s, &c.Reconcile, d.Reconcile)
+	bindAlerts(s, &c.Alerts, d.Alerts)
+}
+
+func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
+	s.String(&a.Rules, "rules", "HZ_RULES_FILE", d.Rules, "policy rules file (YAML) judging every certificate into findings, reloaded on change; empty = no findings")
+	s.String(&a.WebhookURL, "alert-webhook-url", "HZ_ALERT_WEBHOOK_URL", d.WebhookURL, "deliver alerts as signed JSON POSTs to this URL (needs HZ_ALERT_WEBHOOK_SECRET)")
 	s.SecretEnv(&a.WebhookSecret, "HZ_ALERT_WEBHOOK_SECRET", "HMAC key signing alert webhooks (X-Hzhook-Signature)")
 	s.SecretEnv(&a.SlackURL, "HZ_ALERT_SLACK_URL", "deliver alerts to this Slack incoming-webhook URL")
-	s.Bool(&a.Log, "alert-log", "HZ_ALERT_LOG", false, "deliver alerts to the log (one WARN record each)")
-	s.Duration(&a.ExpiryScanEvery, "expiry-scan-every", "HZ_EXPIRY_SCAN_EVERY", time.Hour, "scan the inventory for expiringSoon findings this often (0 = off); one replica at a time; needs --rules")
+	s.Bool(&a.Log, "alert-log", "HZ_ALERT_LOG", d.Log, "deliver alerts to the log (one WARN record each)")
+	s.Duration(&a.ExpiryScanEvery, "expiry-scan-every", "HZ_EXPIRY_SCAN_EVERY", d.ExpiryScanEvery, "scan the inventory for expiringSoon findings this often (0 = off); one replica at a time; needs --rules")
 }
 
 // Sinks reports whether any alert sink is configured.
 func (a AlertsConfig) Sinks() bool { return a.WebhookURL != "" || a.SlackURL != "" || a.Log }
 
-func bindReconcile(s *config.Set, r *ReconcileConfig) {
-	s.Duration(&r.Every, "reconcile-every", "HZ_RECONCILE_EVERY", 0, "pull missed events from the Hardenize API this often, e.g. 24h (0 = off); one replica at a time")
-	s.String(&r.APIURL, "hardenize-api-url", "HZ_HARDENIZE_API_URL", "", "Hardenize Organization API base URL (default https://api.hardenize.com/v1/org/{org}/)")
-	s.String(&r.Org, "hardenize-org", "HZ_HARDENIZE_ORG", "", "organization whose events are reconciled (X-Hardenize-Org)")
-	s.String(&r.HookID, "reconcile-hook", "HZ_RECONCILE_HOOK", "", "event hook id the pulled events are stored under, so webhook deliveries and pulled events share message ids")
+func bindReconcile(s *config.Set, r *ReconcileConfig, d ReconcileConfig) {
+	s.Duration(&r.Every, "reconcile-every", "HZ_RECONCILE_EVERY", d.Every, "pull missed events from the Hardenize API this often, e.g. 24h (0 = off); one replica at a time")
+	s.String(&r.APIURL, "hardenize-api-url", "HZ_HARDENIZE_API_URL", d.APIURL, "Hardenize Organization API base URL (default https://api.hardenize.com/v1/org/{org}/)")
+	s.String(&r.Org, "hardenize-org", "HZ_HARDENIZE_ORG", d.Org, "organization whose events are reconciled (X-Hardenize-Org)")
+	s.String(&r.HookID, "reconcile-hook", "HZ_RECONCILE_HOOK", d.HookID, "event hook id the pulled events are stored under, so webhook deliveries and pulled events share message ids")
 	s.SecretEnv(&r.User, "HZ_API_USER", "Hardenize API user for --reconcile-every")
 	s.SecretEnv(&r.Password, "HZ_API_PASSWORD", "Hardenize API password for --reconcile-every")
-	s.String(&r.Credentials, "hardenize-credentials", "HZ_API_CREDENTIALS_FILE", "", "file with the Hardenize API user and password (instead of HZ_API_USER and HZ_API_PASSWORD)")
-}
-
-// Schedule parses Backoff.
-func (c Config) Schedule() ([]time.Duration, error) {
-	if len(c.Backoff) == 0 {
-		return nil, errors.New("name at least one duration, e.g. 1s,5s,30s")
-	}
-	out := make([]time.Duration, 0, len(c.Backoff))
-	for _, s := range c.Backoff {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", s, err)
-		}
-		if d < 0 {
-			return nil, fmt.Errorf("%q: must not be negative", s)
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	s.String(&r.Credentials, "hardenize-credentials", "HZ_API_CREDENTIALS_FILE", d.Credentials, "file with the Hardenize API user and password (instead of HZ_API_USER and HZ_API_PASSWORD)")
 }
 
 // Validate reports every invalid setting at once, each named by its flag.
@@ -137,8 +144,8 @@ func (c Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		bad("batch-size", "must be between 1 and 1000")
 	}
-	if _, err := c.Schedule(); err != nil {
-		bad("backoff", "%v", err)
+	if len(c.Backoff) == 0 || slices.ContainsFunc(c.Backoff, func(d time.Duration) bool { return d < 0 }) {
+		bad("backoff", "name at least one non-negative duration, e.g. 1s,5s,30s")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")

@@ -42,12 +42,11 @@ func WriteHooks(t testing.TB, dir string, hooks ...verify.Hook) string {
 // configuration first. The receiver stops when the test ends.
 func Start(t testing.TB, secretsFile string, mutate func(*receiver.Config)) *receiver.App {
 	t.Helper()
-	cfg := receiver.Config{
-		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", WebhookPath: "/hardenize/events",
-		SecretsFile: secretsFile, SecretsReload: 100 * time.Millisecond, DataDir: t.TempDir(), EmbeddedNATSPort: 0,
-		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 64, PublishTimeout: 2 * time.Second,
-		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
-	}
+	cfg := receiver.DefaultConfig()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SecretsFile, cfg.SecretsReload = secretsFile, 100*time.Millisecond
+	cfg.DataDir, cfg.EmbeddedNATSPort = t.TempDir(), 0
+	cfg.MaxInFlight, cfg.DedupWindow, cfg.ShutdownTimeout = 64, time.Minute, 5*time.Second
 	if mutate != nil {
 		mutate(&cfg)
 	}
