@@ -25,7 +25,7 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 func startAlerts(t *testing.T) *queue.Conn {
 	t.Helper()
 	conn, _ := testenv.JetStream(t)
-	require.NoError(t, EnsureStream(t.Context(), conn.JS, queue.DefaultStreamOptions()))
+	require.NoError(t, queue.EnsureAlertStream(t.Context(), conn.JS))
 	return conn
 }
 
@@ -33,7 +33,7 @@ func startAlerts(t *testing.T) *queue.Conn {
 func runSink(t *testing.T, conn *queue.Conn, sink Sink, m *Metrics) {
 	t.Helper()
 	d, err := dispatch.New(conn.JS, nil, dispatch.Options{
-		Stream: StreamAlerts, Consumer: "alerts-" + sink.Kind(), FilterSubjects: []string{SubjectPrefix + ">"},
+		Stream: queue.StreamAlerts, Consumer: "alerts-" + sink.Kind(), FilterSubjects: []string{queue.AlertsSubjectPrefix + ">"},
 		Stage: "alerts", RouteHeader: HeaderAlertType, Handlers: Routes(NewHandler(sink, m, discard())),
 		MaxDeliver: 5, Backoff: []time.Duration{10 * time.Millisecond}, AckWait: 5 * time.Second,
 		FetchWait: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond,
@@ -48,7 +48,7 @@ func runSink(t *testing.T, conn *queue.Conn, sink Sink, m *Metrics) {
 
 func settled(t *testing.T, conn *queue.Conn, consumer string) bool {
 	t.Helper()
-	c, err := conn.JS.Consumer(t.Context(), StreamAlerts, consumer)
+	c, err := conn.JS.Consumer(t.Context(), queue.StreamAlerts, consumer)
 	if err != nil {
 		return false
 	}

@@ -6,50 +6,17 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
-// Stream and subjects of alerts.
-const (
-	StreamAlerts = "HZ_ALERTS"
-	// SubjectPrefix is followed by the finding type as one token: hz.alerts.weakKey.
-	SubjectPrefix = "hz.alerts."
-	// HeaderAlertType carries the finding type on each message.
-	HeaderAlertType = "Hz-Alert-Type"
-)
+// HeaderAlertType carries the finding type on each alert message.
+const HeaderAlertType = "Hz-Alert-Type"
 
-// Subject returns the subject of alerts of type t. Sinks may filter on it to receive only some
-// types.
-func Subject(t rules.Type) string { return SubjectPrefix + queue.Token(string(t)) }
-
-// EnsureStream creates HZ_ALERTS, or updates its limits, with the retention, size limit,
-// duplicate window and replicas of o (the same as HZ_EVENTS) and file storage. DiscardNew makes a
-// full stream refuse new alerts, which the finding's publisher retries, instead of silently
-// dropping undelivered ones.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, o queue.StreamOptions) error {
-	if o.Replicas < 1 {
-		o.Replicas = 1
-	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamAlerts,
-		Description: "hzhook alerts: one message per finding of an issuance, consumed by each sink",
-		Subjects:    []string{SubjectPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardNew,
-		MaxAge:      o.MaxAge,
-		MaxBytes:    o.MaxBytes,
-		Duplicates:  o.Duplicates,
-		Replicas:    o.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("create or update stream %s: %w", StreamAlerts, err)
-	}
-	return nil
-}
+// Subject returns the subject of alerts of type t in HZ_ALERTS (queue.StreamAlerts). Sinks may
+// filter on it to receive only some types.
+func Subject(t rules.Type) string { return queue.AlertsSubjectPrefix + queue.Token(string(t)) }
 
 // Publisher stores a message and waits for the stream's acknowledgement (*queue.Publisher).
 type Publisher interface {

@@ -221,20 +221,16 @@ func (b *Backfiller) store(ctx context.Context, o Options, ev hardenize.RawEvent
 		b.d.Log.WarnContext(ctx, "backfill skipped an invalid event", "event_id", ev.ID, "err", err)
 		return nil
 	}
-	id := queue.MsgID(o.Org, o.HookID, env.ID, ev.Raw)
+	se := queue.StoredEvent{
+		Org: o.Org, HookID: o.HookID, EventID: env.ID, Type: env.Type,
+		Source: queue.SourceBackfill, ReceivedAt: b.d.Now(), Body: ev.Raw,
+	}
+	id := se.MsgID()
 	if _, ok := stored[id]; ok {
 		st.AlreadyStored++
 		return nil
 	}
-	msg := nats.NewMsg(queue.Subject(env.Type))
-	msg.Data = ev.Raw
-	msg.Header.Set(queue.HeaderOrg, o.Org)
-	msg.Header.Set(queue.HeaderHookID, o.HookID)
-	msg.Header.Set(queue.HeaderEventID, env.ID)
-	msg.Header.Set(queue.HeaderEventType, env.Type)
-	msg.Header.Set(queue.HeaderReceivedAt, b.d.Now().UTC().Format(time.RFC3339Nano))
-	msg.Header.Set(queue.HeaderSource, queue.SourceBackfill)
-	dup, err := b.d.Publisher.Publish(ctx, msg, id)
+	dup, err := b.d.Publisher.Publish(ctx, se.Msg(), id)
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", env.ID, err)
 	}

@@ -32,15 +32,8 @@ func publish(t *testing.T, conn *queue.Conn, typ string, id int) []byte {
 }
 
 func newMsg(typ, id string, body []byte) *nats.Msg {
-	msg := nats.NewMsg(queue.Subject(typ))
-	msg.Data = body
-	msg.Header.Set(queue.HeaderOrg, "demo")
-	msg.Header.Set(queue.HeaderHookID, "hook")
-	msg.Header.Set(queue.HeaderEventID, id)
-	msg.Header.Set(queue.HeaderEventType, typ)
-	msg.Header.Set(queue.HeaderSource, queue.SourceWebhook)
-	msg.Header.Set(queue.HeaderReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	return msg
+	return queue.StoredEvent{Org: "demo", HookID: "hook", EventID: id, Type: typ, Source: queue.SourceWebhook,
+		ReceivedAt: time.Now(), Body: body}.Msg()
 }
 
 func newJSONLog(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }

@@ -25,14 +25,10 @@ import (
 func publish(t *testing.T, conn *queue.Conn, typ string, id int) string {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"id":%d,"type":%q,"createdOn":"2026-01-02T03:04:05Z","data":{}}`, id, typ)
-	msg := nats.NewMsg(queue.Subject(typ))
-	msg.Data = body
-	msg.Header.Set(queue.HeaderOrg, "demo")
-	msg.Header.Set(queue.HeaderHookID, "hook")
-	msg.Header.Set(queue.HeaderEventID, strconv.Itoa(id))
-	msg.Header.Set(queue.HeaderEventType, typ)
-	msgID := queue.MsgID("demo", "hook", strconv.Itoa(id), body)
-	_, err := queue.NewPublisher(conn.JS).Publish(context.Background(), msg, msgID)
+	ev := queue.StoredEvent{Org: "demo", HookID: "hook", EventID: strconv.Itoa(id), Type: typ, Source: queue.SourceWebhook,
+		ReceivedAt: time.Now(), Body: body}
+	msgID := ev.MsgID()
+	_, err := queue.NewPublisher(conn.JS).Publish(context.Background(), ev.Msg(), msgID)
 	require.NoError(t, err)
 	return msgID
 }

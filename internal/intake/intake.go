@@ -101,20 +101,15 @@ func (in *Intake) Accept(ctx context.Context, d Delivery) (Result, error) {
 		return Result{}, in.reject(src, ReasonInvalidEvent, err)
 	}
 
-	msg := nats.NewMsg(queue.Subject(ev.Type))
-	msg.Data = d.Body
-	msg.Header.Set(queue.HeaderOrg, d.Org)
-	msg.Header.Set(queue.HeaderHookID, d.HookID)
-	msg.Header.Set(queue.HeaderSignature, d.Signature)
-	msg.Header.Set(queue.HeaderEventID, ev.ID)
-	msg.Header.Set(queue.HeaderEventType, ev.Type)
-	msg.Header.Set(queue.HeaderReceivedAt, in.now().UTC().Format(time.RFC3339Nano))
-	msg.Header.Set(queue.HeaderSource, src)
+	stored := queue.StoredEvent{
+		Org: d.Org, HookID: d.HookID, Signature: d.Signature, EventID: ev.ID, Type: ev.Type,
+		Source: src, ReceivedAt: in.now(), Body: d.Body,
+	}
 
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
 	defer cancel()
 	start := time.Now()
-	dup, err := in.pub.Publish(pctx, msg, queue.MsgID(d.Org, d.HookID, ev.ID, d.Body))
+	dup, err := in.pub.Publish(pctx, stored.Msg(), stored.MsgID())
 	in.m.enqueueSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		in.m.unavailable.WithLabelValues(src).Inc()

@@ -82,7 +82,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, msg *nats.Msg, id string) 
 func newAlertEnv(t *testing.T, s *Store, policyYAML string) *alertEnv {
 	t.Helper()
 	conn, _ := testenv.JetStream(t)
-	require.NoError(t, alerts.EnsureStream(context.Background(), conn.JS, queue.DefaultStreamOptions()))
+	require.NoError(t, queue.EnsureAlertStream(context.Background(), conn.JS))
 	policy, err := rules.Parse([]byte(policyYAML))
 	require.NoError(t, err)
 	env := &alertEnv{conn: conn, pub: &flakyPublisher{next: queue.NewPublisher(conn.JS)}, reg: prometheus.NewRegistry(),
@@ -96,7 +96,7 @@ func newAlertEnv(t *testing.T, s *Store, policyYAML string) *alertEnv {
 // alerts returns every alert stored in HZ_ALERTS.
 func (e *alertEnv) alerts(t *testing.T) []alerts.Alert {
 	t.Helper()
-	s, err := e.conn.JS.Stream(context.Background(), alerts.StreamAlerts)
+	s, err := e.conn.JS.Stream(context.Background(), queue.StreamAlerts)
 	require.NoError(t, err)
 	info, err := s.Info(context.Background())
 	require.NoError(t, err)

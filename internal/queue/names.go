@@ -13,11 +13,14 @@ import (
 const (
 	StreamEvents = "HZ_EVENTS"
 	StreamDLQ    = "HZ_DLQ"
+	StreamAlerts = "HZ_ALERTS"
 
 	// EventsSubjectPrefix is followed by one token derived from the event type (see Subject).
 	EventsSubjectPrefix = "hz.events."
 	// DLQSubjectPrefix is followed by the failing stage ("worker", "pubsub", ...).
 	DLQSubjectPrefix = "hz.dlq."
+	// AlertsSubjectPrefix is followed by the finding type as one token: hz.alerts.weakKey.
+	AlertsSubjectPrefix = "hz.alerts."
 )
 
 // Headers stored with every event. The X-Hardenize-* values are kept exactly as delivered.

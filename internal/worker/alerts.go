@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -18,20 +17,6 @@ const StageAlerts = "alerts"
 // SinkConsumer is the durable consumer of HZ_ALERTS of one sink kind, shared by every replica:
 // each sink takes every alert once, independently of the others.
 func SinkConsumer(kind string) string { return "hz-alerts-" + kind }
-
-// ensureAlertStream creates or updates HZ_ALERTS with the limits of HZ_EVENTS (which the receiver
-// sizes for the deployment), or the defaults when HZ_EVENTS does not exist yet.
-func ensureAlertStream(ctx context.Context, conn *queue.Conn) error {
-	o := queue.DefaultStreamOptions()
-	if s, err := conn.JS.Stream(ctx, queue.StreamEvents); err == nil {
-		c := s.CachedInfo().Config
-		o.Replicas, o.MaxAge, o.MaxBytes, o.Duplicates = c.Replicas, c.MaxAge, c.MaxBytes, c.Duplicates
-	}
-	if err := alerts.EnsureStream(ctx, conn.JS, o); err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	return nil
-}
 
 // newSinks builds the configured sinks: webhook, Slack, log.
 func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
@@ -60,10 +45,10 @@ func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
 // backoff and dead-letter settings (dead letters to hz.dlq.alerts).
 func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
 	return dispatch.New(conn.JS, nil, dispatch.Options{
-		Stream:         alerts.StreamAlerts,
+		Stream:         queue.StreamAlerts,
 		Consumer:       SinkConsumer(sink.Kind()),
 		Description:    "hzhook alert sink " + sink.Kind(),
-		FilterSubjects: []string{alerts.SubjectPrefix + ">"},
+		FilterSubjects: []string{queue.AlertsSubjectPrefix + ">"},
 		Stage:          StageAlerts,
 		RouteHeader:    alerts.HeaderAlertType,
 		Handlers:       alerts.Routes(alerts.NewHandler(sink, m, log)),

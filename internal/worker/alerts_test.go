@@ -90,8 +90,8 @@ func TestWorkerAlertsFindingsToWebhook(t *testing.T) {
 		publishEvent(t, conn, typ, i+11, body)
 	}
 	require.Eventually(t, func() bool { return sink.accepted() == 3 }, 30*time.Second, 20*time.Millisecond)
-	require.Eventually(t, func() bool { return settledOn(conn, alerts.StreamAlerts, SinkConsumer(alerts.KindWebhook)) }, 10*time.Second, 20*time.Millisecond)
-	require.Eventually(t, func() bool { return settledOn(conn, alerts.StreamAlerts, SinkConsumer(alerts.KindLog)) }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return settledOn(conn, queue.StreamAlerts, SinkConsumer(alerts.KindWebhook)) }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return settledOn(conn, queue.StreamAlerts, SinkConsumer(alerts.KindLog)) }, 10*time.Second, 20*time.Millisecond)
 
 	sink.mu.Lock()
 	defer sink.mu.Unlock()

@@ -47,11 +47,11 @@ type App struct {
 	admin net.Listener
 	disp  *dispatch.Dispatcher
 	store *inventory.Store // nil when Deps.Handlers were given
-	recon *reconciler      // nil unless --reconcile-every
+	recon *scheduled       // nil unless --reconcile-every
 
 	rules  *rules.Store           // nil without --rules
 	sinks  []*dispatch.Dispatcher // one per configured alert sink
-	expiry *expiryScanner         // nil unless --rules, the inventory and --expiry-scan-every
+	expiry *scheduled             // nil unless --rules, the inventory and --expiry-scan-every
 
 	stopping atomic.Bool
 }
@@ -91,8 +91,8 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		return nil, err
 	}
 	if a.rules != nil || cfg.Alerts.Sinks() {
-		if err := ensureAlertStream(ctx, a.conn); err != nil {
-			return nil, err
+		if err := queue.EnsureAlertStream(ctx, a.conn.JS); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
 		}
 	}
 	am := alerts.NewMetrics(d.Registry)
@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		h := inventory.NewHandler(a.store, o)
 		d.Handlers = map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h}
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
-			a.expiry = newExpiryScanner(cfg.Alerts.ExpiryScanEvery, h, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
+			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, h, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
 		}
 	}
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/config"
@@ -30,14 +30,9 @@ func testConfig(t *testing.T, args ...string) Config {
 // publishEvent stores body as the receiver would for an event of typ with id.
 func publishEvent(t *testing.T, conn *queue.Conn, typ string, id int, body []byte) {
 	t.Helper()
-	msg := nats.NewMsg(queue.Subject(typ))
-	msg.Data = body
-	msg.Header.Set(queue.HeaderOrg, "demo")
-	msg.Header.Set(queue.HeaderHookID, "hook")
-	msg.Header.Set(queue.HeaderEventID, strconv.Itoa(id))
-	msg.Header.Set(queue.HeaderEventType, typ)
-	msg.Header.Set(queue.HeaderSource, queue.SourceWebhook)
-	_, err := queue.NewPublisher(conn.JS).Publish(context.Background(), msg, queue.MsgID("demo", "hook", strconv.Itoa(id), body))
+	ev := queue.StoredEvent{Org: "demo", HookID: "hook", EventID: strconv.Itoa(id), Type: typ, Source: queue.SourceWebhook,
+		ReceivedAt: time.Now(), Body: body}
+	_, err := queue.NewPublisher(conn.JS).Publish(context.Background(), ev.Msg(), ev.MsgID())
 	require.NoError(t, err)
 }
 

@@ -1,4 +1,7 @@
-package backfill
+// Package lock is hzhook's cluster-wide lock: one key in the JetStream key-value bucket HZ_LOCKS,
+// created only if absent, expiring after a TTL so that a crashed owner's lock frees itself. Jobs
+// that must run on one replica at a time (the expiry scan, the scheduled reconcile) take it.
+package lock
 
 import (
 	"context"
@@ -9,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// LockBucket is the JetStream key-value bucket holding hzhook's cluster-wide locks.
-const LockBucket = "HZ_LOCKS"
+// Bucket is the JetStream key-value bucket holding hzhook's cluster-wide locks.
+const Bucket = "HZ_LOCKS"
 
-// ErrLocked is returned by AcquireLock when another owner holds the lock.
+// ErrLocked is returned by Acquire when another owner holds the lock.
 var ErrLocked = errors.New("lock held by another owner")
 
 // Lock is a cluster-wide lock: a key created only if absent in a KV bucket whose entries expire
@@ -25,18 +28,18 @@ type Lock struct {
 	rev   uint64
 }
 
-// AcquireLock takes the lock named key for owner (e.g. the pod name), creating or updating the
+// Acquire takes the lock named key for owner (e.g. the pod name), creating or updating the
 // bucket with the given TTL (one TTL for every lock in the bucket: use the same value everywhere).
 // It returns an error wrapping ErrLocked when someone else holds it.
-func AcquireLock(ctx context.Context, js jetstream.JetStream, key, owner string, ttl time.Duration) (*Lock, error) {
+func Acquire(ctx context.Context, js jetstream.JetStream, key, owner string, ttl time.Duration) (*Lock, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: LockBucket, Description: "hzhook cluster-wide locks", TTL: ttl, History: 1,
+		Bucket: Bucket, Description: "hzhook cluster-wide locks", TTL: ttl, History: 1,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
 	if kv == nil {
-		if kv, err = js.KeyValue(ctx, LockBucket); err != nil {
+		if kv, err = js.KeyValue(ctx, Bucket); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", key, err)
 		}
 	}

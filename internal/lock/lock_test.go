@@ -1,4 +1,4 @@
-package backfill_test
+package lock_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hzhook/hzhook/internal/backfill"
+	"github.com/hzhook/hzhook/internal/lock"
 	"github.com/hzhook/hzhook/internal/testenv"
 )
 
@@ -16,19 +16,19 @@ func TestLockAllowsOneOwner(t *testing.T) {
 	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
 
-	a, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-a", time.Hour)
+	a, err := lock.Acquire(ctx, conn.JS, "reconcile", "pod-a", time.Hour)
 	require.NoError(t, err)
-	_, err = backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
-	require.ErrorIs(t, err, backfill.ErrLocked)
+	_, err = lock.Acquire(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
+	require.ErrorIs(t, err, lock.ErrLocked)
 	assert.Contains(t, err.Error(), "held by pod-a")
 	require.NoError(t, a.Refresh(ctx))
 
-	other, err := backfill.AcquireLock(ctx, conn.JS, "another-job", "pod-b", time.Hour)
+	other, err := lock.Acquire(ctx, conn.JS, "another-job", "pod-b", time.Hour)
 	require.NoError(t, err, "locks are per key")
 	require.NoError(t, other.Release(ctx))
 
 	require.NoError(t, a.Release(ctx))
-	b, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
+	b, err := lock.Acquire(ctx, conn.JS, "reconcile", "pod-b", time.Hour)
 	require.NoError(t, err, "a released lock can be taken")
 	assert.Error(t, a.Release(ctx), "a stale owner cannot release the new owner's lock")
 	require.NoError(t, b.Release(ctx))
@@ -38,10 +38,10 @@ func TestLockExpires(t *testing.T) {
 	conn, _ := testenv.JetStream(t)
 	ctx := context.Background()
 
-	_, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "crashed-pod", time.Second)
+	_, err := lock.Acquire(ctx, conn.JS, "reconcile", "crashed-pod", time.Second)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		l, err := backfill.AcquireLock(ctx, conn.JS, "reconcile", "pod-b", time.Second)
+		l, err := lock.Acquire(ctx, conn.JS, "reconcile", "pod-b", time.Second)
 		return err == nil && l != nil
 	}, 15*time.Second, 100*time.Millisecond, "a crashed owner's lock frees itself after the TTL")
 }
