@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
@@ -141,7 +142,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	// Pages partition the listing, oldest first.
 	all, err := s.List(ctx, Filter{}, 1, 10)
 	require.NoError(t, err)
-	var paged []Letter
+	var paged []apiwire.DLQLetter
 	for page := 1; page <= 3; page++ {
 		p, err := s.List(ctx, Filter{}, page, 2)
 		require.NoError(t, err)

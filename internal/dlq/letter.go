@@ -12,30 +12,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
-// Letter is one dead letter: where it came from and why it was given up on. Header and Data are
-// filled by Get only.
+// Letter is one dead letter as Get returns it: its record, headers and body.
 type Letter struct {
-	Seq            uint64    `json:"seq"`   // sequence in HZ_DLQ: the id operators use
-	Stage          string    `json:"stage"` // "worker", "pubsub", "alerts", ...
-	Subject        string    `json:"subject"`
-	OriginalSeq    uint64    `json:"originalSeq,omitempty"`
-	MsgID          string    `json:"msgId,omitempty"`
-	EventID        string    `json:"eventId,omitempty"`
-	Type           string    `json:"type,omitempty"`
-	Org            string    `json:"org,omitempty"`
-	Class          string    `json:"class"`
-	Reason         string    `json:"reason"`
-	Error          string    `json:"error"`
-	Handler        string    `json:"handler,omitempty"`
-	Attempts       int       `json:"attempts"`
-	DeadLetteredAt time.Time `json:"deadLetteredAt"`
-	Size           int       `json:"size"` // body bytes
-
-	Header nats.Header `json:"-"`
-	Data   []byte      `json:"-"`
+	apiwire.DLQLetter
+	Header nats.Header
+	Data   []byte
 }
 
 // Filter selects dead letters; empty fields match anything.
@@ -51,15 +36,15 @@ type Filter struct {
 func (f Filter) IsZero() bool { return f == Filter{} }
 
 // Match reports whether l passes f.
-func (f Filter) Match(l Letter) bool {
+func (f Filter) Match(l apiwire.DLQLetter) bool {
 	eq := func(want, got string) bool { return want == "" || want == got }
 	return eq(f.Class, l.Class) && eq(f.Reason, l.Reason) && eq(f.Type, l.Type) &&
 		eq(f.Stage, l.Stage) && eq(f.Handler, l.Handler)
 }
 
 // letterOf reads the dead-letter headers of a stored message.
-func letterOf(seq uint64, subject string, h nats.Header, size int) Letter {
-	l := Letter{
+func letterOf(seq uint64, subject string, h nats.Header, size int) apiwire.DLQLetter {
+	l := apiwire.DLQLetter{
 		Seq:     seq,
 		Stage:   strings.TrimPrefix(subject, queue.DLQSubjectPrefix),
 		Subject: h.Get(queue.HeaderDLQSubject),
@@ -80,7 +65,7 @@ func letterOf(seq uint64, subject string, h nats.Header, size int) Letter {
 }
 
 // letterOfMsg reads a message of a headers-only consumer (the body size is in Nats-Msg-Size).
-func letterOfMsg(m jetstream.Msg, seq uint64) Letter {
+func letterOfMsg(m jetstream.Msg, seq uint64) apiwire.DLQLetter {
 	size, _ := strconv.Atoi(m.Headers().Get(msgSizeHeader))
 	return letterOf(seq, m.Subject(), m.Headers(), size)
 }

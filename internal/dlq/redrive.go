@@ -10,18 +10,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hzhook/hzhook/internal/apiwire"
 )
 
 // redriveSuffix marks the message id of a redrive that the duplicate window would otherwise drop.
 const redriveSuffix = "/redrive/"
-
-// Redriven is the outcome of one redrive.
-type Redriven struct {
-	Seq       uint64 `json:"seq"`       // the dead letter's sequence (now deleted)
-	Subject   string `json:"subject"`   // where it went
-	MsgID     string `json:"msgId"`     // Nats-Msg-Id it was published with
-	StreamSeq uint64 `json:"streamSeq"` // its new sequence in the original stream
-}
 
 // Redrive publishes dead letter seq back to its original subject with its original headers (the
 // dead-letter headers removed) and its original Nats-Msg-Id, waits for the stream's
@@ -30,13 +24,13 @@ type Redriven struct {
 // "<original>/redrive/<seq>" (the event id headers are unchanged; handlers are idempotent).
 // A redrive that is interrupted between publish and delete may be repeated safely: the second
 // publish is deduplicated.
-func (s *Store) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
+func (s *Store) Redrive(ctx context.Context, seq uint64) (apiwire.DLQRedriven, error) {
 	l, err := s.Get(ctx, seq)
 	if err != nil {
-		return Redriven{}, err
+		return apiwire.DLQRedriven{}, err
 	}
 	if l.Subject == "" || strings.ContainsAny(l.Subject, "*> \t\r\n") {
-		return Redriven{}, fmt.Errorf("dead letter %d: no usable original subject %q", seq, l.Subject)
+		return apiwire.DLQRedriven{}, fmt.Errorf("dead letter %d: no usable original subject %q", seq, l.Subject)
 	}
 	msg := nats.NewMsg(l.Subject)
 	msg.Data = l.Data
@@ -49,14 +43,14 @@ func (s *Store) Redrive(ctx context.Context, seq uint64) (Redriven, error) {
 		}
 	}
 	base, _, _ := strings.Cut(l.MsgID, redriveSuffix)
-	r := Redriven{Seq: seq, Subject: l.Subject, MsgID: base}
+	r := apiwire.DLQRedriven{Seq: seq, Subject: l.Subject, MsgID: base}
 	ack, err := s.publish(ctx, msg, r.MsgID)
 	if err == nil && ack.Duplicate && base != "" {
 		r.MsgID = base + redriveSuffix + strconv.FormatUint(seq, 10)
 		ack, err = s.publish(ctx, msg, r.MsgID)
 	}
 	if err != nil {
-		return Redriven{}, fmt.Errorf("redrive dead letter %d to %s: %w", seq, l.Subject, err)
+		return apiwire.DLQRedriven{}, fmt.Errorf("redrive dead letter %d to %s: %w", seq, l.Subject, err)
 	}
 	r.StreamSeq = ack.Sequence
 	if err := s.delete(ctx, seq); err != nil {
@@ -73,27 +67,13 @@ func (s *Store) publish(ctx context.Context, msg *nats.Msg, id string) (*jetstre
 	return s.js.PublishMsg(ctx, msg, opts...)
 }
 
-// Bulk is the outcome of an operation on every dead letter matching a filter.
-type Bulk struct {
-	Matched  int         `json:"matched"`
-	Done     int         `json:"done"`
-	Failed   []BulkError `json:"failed"`
-	Redriven []Redriven  `json:"redriven,omitempty"`
-}
-
-// BulkError is one dead letter a bulk operation could not handle.
-type BulkError struct {
-	Seq   uint64 `json:"seq"`
-	Error string `json:"error"`
-}
-
 // ErrNoFilter refuses a bulk operation without a filter unless all was asked for explicitly.
 var ErrNoFilter = errors.New("name a filter (class, reason, type, stage, handler) or ask for all")
 
 // RedriveMatching redrives every dead letter matching f (all when all is true and f is empty),
 // oldest first. It goes on after a failure and reports each one.
-func (s *Store) RedriveMatching(ctx context.Context, f Filter, all bool) (Bulk, error) {
-	return s.bulk(ctx, f, all, func(seq uint64, b *Bulk) error {
+func (s *Store) RedriveMatching(ctx context.Context, f Filter, all bool) (apiwire.DLQBulk, error) {
+	return s.bulk(ctx, f, all, func(seq uint64, b *apiwire.DLQBulk) error {
 		r, err := s.Redrive(ctx, seq)
 		if err == nil {
 			b.Redriven = append(b.Redriven, r)
@@ -103,29 +83,29 @@ func (s *Store) RedriveMatching(ctx context.Context, f Filter, all bool) (Bulk, 
 }
 
 // PurgeMatching deletes every dead letter matching f (all when all is true and f is empty).
-func (s *Store) PurgeMatching(ctx context.Context, f Filter, all bool) (Bulk, error) {
-	return s.bulk(ctx, f, all, func(seq uint64, _ *Bulk) error { return s.delete(ctx, seq) })
+func (s *Store) PurgeMatching(ctx context.Context, f Filter, all bool) (apiwire.DLQBulk, error) {
+	return s.bulk(ctx, f, all, func(seq uint64, _ *apiwire.DLQBulk) error { return s.delete(ctx, seq) })
 }
 
-func (s *Store) bulk(ctx context.Context, f Filter, all bool, op func(uint64, *Bulk) error) (Bulk, error) {
+func (s *Store) bulk(ctx context.Context, f Filter, all bool, op func(uint64, *apiwire.DLQBulk) error) (apiwire.DLQBulk, error) {
 	if f.IsZero() && !all {
-		return Bulk{}, ErrNoFilter
+		return apiwire.DLQBulk{}, ErrNoFilter
 	}
 	var seqs []uint64
-	if err := s.scan(ctx, func(l Letter) {
+	if err := s.scan(ctx, func(l apiwire.DLQLetter) {
 		if f.Match(l) {
 			seqs = append(seqs, l.Seq)
 		}
 	}); err != nil {
-		return Bulk{}, err
+		return apiwire.DLQBulk{}, err
 	}
-	b := Bulk{Matched: len(seqs), Failed: []BulkError{}}
+	b := apiwire.DLQBulk{Matched: len(seqs), Failed: []apiwire.DLQBulkError{}}
 	for _, seq := range seqs {
 		if err := ctx.Err(); err != nil {
 			return b, err
 		}
 		if err := op(seq, &b); err != nil {
-			b.Failed = append(b.Failed, BulkError{Seq: seq, Error: err.Error()})
+			b.Failed = append(b.Failed, apiwire.DLQBulkError{Seq: seq, Error: err.Error()})
 			continue
 		}
 		b.Done++

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
@@ -33,32 +34,22 @@ func New(js jetstream.JetStream, o Options) *Store {
 	return &Store{js: js, stream: o.Stream}
 }
 
-// Page is one page of a listing. Page numbers start at 1.
-type Page struct {
-	Items    []Letter `json:"items"`
-	Page     int      `json:"page"`
-	PageSize int      `json:"pageSize"`
-	Total    int      `json:"total"`
-	Pages    int      `json:"pages"`
-}
-
 // List returns page (from 1) of the dead letters matching f, oldest first, pageSize per page.
 // Total counts every match. Headers and bodies are not loaded: use Get.
-func (s *Store) List(ctx context.Context, f Filter, page, pageSize int) (Page, error) {
+func (s *Store) List(ctx context.Context, f Filter, page, pageSize int) (apiwire.List[apiwire.DLQLetter], error) {
 	page, pageSize = max(page, 1), max(pageSize, 1)
-	p := Page{Items: []Letter{}, Page: page, PageSize: pageSize}
-	first := (page - 1) * pageSize
-	err := s.scan(ctx, func(l Letter) {
+	items := []apiwire.DLQLetter{}
+	first, total := (page-1)*pageSize, 0
+	err := s.scan(ctx, func(l apiwire.DLQLetter) {
 		if !f.Match(l) {
 			return
 		}
-		if p.Total >= first && len(p.Items) < pageSize {
-			p.Items = append(p.Items, l)
+		if total >= first && len(items) < pageSize {
+			items = append(items, l)
 		}
-		p.Total++
+		total++
 	})
-	p.Pages = (p.Total + pageSize - 1) / pageSize
-	return p, err
+	return apiwire.NewList(items, total, page, pageSize), err
 }
 
 // Get returns one dead letter with its headers and body.
@@ -74,9 +65,7 @@ func (s *Store) Get(ctx context.Context, seq uint64) (Letter, error) {
 	if err != nil {
 		return Letter{}, fmt.Errorf("get dead letter %d: %w", seq, err)
 	}
-	l := letterOf(m.Sequence, m.Subject, m.Header, len(m.Data))
-	l.Header, l.Data = m.Header, m.Data
-	return l, nil
+	return Letter{DLQLetter: letterOf(m.Sequence, m.Subject, m.Header, len(m.Data)), Header: m.Header, Data: m.Data}, nil
 }
 
 // Purge deletes one dead letter for good.
@@ -100,7 +89,7 @@ func (s *Store) delete(ctx context.Context, seq uint64) error {
 
 // scan calls fn for every dead letter, oldest first, through an ephemeral ordered consumer that
 // delivers headers only: one pass over the stream, however many letters it holds.
-func (s *Store) scan(ctx context.Context, fn func(Letter)) error {
+func (s *Store) scan(ctx context.Context, fn func(apiwire.DLQLetter)) error {
 	st, err := s.js.Stream(ctx, s.stream)
 	if err != nil {
 		return fmt.Errorf("dead-letter stream %s: %w", s.stream, err)

@@ -1,5 +1,8 @@
-// Package handlers holds hzhook's echo HTTP handlers: webhook intake, health and readiness, and the
-// admin API. Errors become HTTP answers in one place, ErrorHandler, in Hardenize's ErrorResponse shape.
+// Package handlers is the HTTP edge every hzhook listener shares: an echo instance whose errors
+// become answers in one place (ErrorHandler, in Hardenize's ErrorResponse shape), panics recovered,
+// every answer counted; the health, readiness and metrics routes of an admin listener; and the
+// bearer-token guard of the admin API. The routes themselves live in its subpackages: webhook (the
+// public intake) and adminapi (the worker's read and dead-letter API).
 package handlers
 
 import (
@@ -8,18 +11,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/hzhook/hzhook/internal/apiwire"
 )
-
-// ErrorResponse is Hardenize's error body: {"errors":[{"message":"..."}]}.
-type ErrorResponse struct {
-	Errors []ErrorMessage `json:"errors"`
-}
-
-// ErrorMessage is one error, optionally attributed to a request parameter.
-type ErrorMessage struct {
-	Param   string `json:"param,omitempty"`
-	Message string `json:"message"`
-}
 
 // ErrorHandler is the echo HTTPErrorHandler: every error leaves as an ErrorResponse with the
 // status of its *echo.HTTPError (500 for anything else, logged once here, its text not shown).
@@ -40,13 +34,13 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		} else {
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err,
-				"method", c.Request().Method, "path", c.Path(), "request_id", requestID(c))
+				"method", c.Request().Method, "path", c.Path(), "request_id", RequestID(c))
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(code)
 			return
 		}
-		_ = c.JSON(code, ErrorResponse{Errors: []ErrorMessage{{Message: msg}}})
+		_ = c.JSON(code, apiwire.ErrorResponse{Errors: []apiwire.ErrorMessage{{Message: msg}}})
 	}
 }
 
@@ -58,6 +52,7 @@ func ParamError(param, msg string) *echo.HTTPError {
 	return echo.NewHTTPError(http.StatusBadRequest, param+": "+msg)
 }
 
-func requestID(c echo.Context) string {
+// RequestID is the X-Request-ID of the answer ("" on listeners without the request-id middleware).
+func RequestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }

@@ -15,11 +15,7 @@ type Check func() error
 // NewAdminServer returns the echo instance of an admin listener: /healthz (the process serves),
 // /readyz (every check passes) and /metrics (the registry gatherer). Callers add their own routes.
 func NewAdminServer(gatherer prometheus.Gatherer, reg prometheus.Registerer, log *slog.Logger, ready ...Check) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = ErrorHandler(log)
-	m := newHTTPMetrics(reg, "admin")
-	e.Use(recoverPanics(log), m.middleware)
+	e, _ := NewEcho("admin", log, reg)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", func(c echo.Context) error {
 		for _, check := range ready {

@@ -12,6 +12,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
+// NewEcho returns the echo instance of one listener: errors answered by ErrorHandler, panics
+// turned into a 500 and a log line, and every answer counted in hz_http_requests_total and
+// hz_http_request_seconds with the listener label. Metrics go to reg; the returned Metrics feed
+// InFlightLimit.
+func NewEcho(listener string, log *slog.Logger, reg prometheus.Registerer) (*echo.Echo, *Metrics) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(log)
+	m := newMetrics(reg, listener)
+	e.Use(recoverPanics(log), m.middleware)
+	return e, m
+}
+
 // recoverPanics turns a panic into a 500 and a log line; it never takes the process down.
 func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -30,8 +43,9 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// inFlightLimit answers 429 with Retry-After when more than limit requests are being served.
-func inFlightLimit(limit int, retryAfter string, m *httpMetrics) echo.MiddlewareFunc {
+// InFlightLimit answers 429 with Retry-After (seconds) when more than limit requests are being
+// served, and counts those in flight in m's hz_http_in_flight_requests.
+func InFlightLimit(limit int, retryAfter string, m *Metrics) echo.MiddlewareFunc {
 	sem := make(chan struct{}, max(1, limit))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -48,15 +62,16 @@ func inFlightLimit(limit int, retryAfter string, m *httpMetrics) echo.Middleware
 	}
 }
 
-type httpMetrics struct {
+// Metrics are the request metrics of one listener.
+type Metrics struct {
 	requests *prometheus.CounterVec
 	seconds  prometheus.Histogram
 	inFlight prometheus.Gauge
 }
 
-func newHTTPMetrics(reg prometheus.Registerer, listener string) *httpMetrics {
+func newMetrics(reg prometheus.Registerer, listener string) *Metrics {
 	f := promauto.With(prometheus.WrapRegistererWith(prometheus.Labels{"listener": listener}, reg))
-	return &httpMetrics{
+	return &Metrics{
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_http_requests_total",
 			Help: "HTTP requests answered, by status code.",
@@ -74,7 +89,7 @@ func newHTTPMetrics(reg prometheus.Registerer, listener string) *httpMetrics {
 }
 
 // middleware counts every answer, including those written by the error handler.
-func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/config"
-	"github.com/hzhook/hzhook/internal/handlers"
 )
 
 // adminOptions are the flags every command of the worker admin API shares.
@@ -68,7 +68,7 @@ func (c adminAPI) do(ctx context.Context, method, path string, q url.Values, out
 		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e handlers.ErrorResponse
+		var e apiwire.ErrorResponse
 		msg := strings.TrimSpace(string(body))
 		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
 			msgs := make([]string, len(e.Errors))

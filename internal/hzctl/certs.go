@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/config"
 )
 
@@ -73,10 +74,7 @@ func runCertsList(ctx context.Context, args []string, cio IO) error {
 	if err != nil || o.JSON {
 		return printJSON(cio.Out, body, err)
 	}
-	var r struct {
-		Items                        []certView
-		Page, PageSize, Total, Pages int
-	}
+	var r apiwire.List[certView]
 	if err := json.Unmarshal(body, &r); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
+	"github.com/hzhook/hzhook/internal/handlers/adminapi"
 	"github.com/hzhook/hzhook/internal/inventory"
 )
 
@@ -49,7 +50,7 @@ func startInventoryAPI(t *testing.T) (string, []string) {
 		require.NoError(t, err)
 	}
 	e := handlers.NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
-	handlers.RegisterInventoryAPI(e.Group("/api/v1", handlers.BearerToken(certsToken)), store, time.Now)
+	adminapi.RegisterInventory(e.Group("/api/v1", handlers.BearerToken(certsToken)), store, time.Now)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv.URL, shas

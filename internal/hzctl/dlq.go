@@ -13,9 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/config"
-	"github.com/hzhook/hzhook/internal/dlq"
-	"github.com/hzhook/hzhook/internal/handlers"
 )
 
 const dlqUsage = `Usage: hzctl dlq <list|show|redrive|purge> [SEQ] [flags]
@@ -31,7 +30,7 @@ The worker admin API is called at --api with the bearer token in HZ_ADMIN_TOKEN.
 
 type dlqOptions struct {
 	adminOptions
-	Filter   dlq.Filter
+	Filter   dlqFilter
 	All      bool
 	Page     int
 	PageSize int
@@ -81,6 +80,9 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 	return errUsage
 }
 
+// dlqFilter is the dead-letter filter of the command line, sent as the API's query parameters.
+type dlqFilter struct{ Class, Reason, Type, Stage, Handler string }
+
 func (o dlqOptions) query() url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"class": o.Filter.Class, "reason": o.Filter.Reason,
@@ -103,7 +105,7 @@ func dlqList(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error
 	q := o.query()
 	q.Set("page", strconv.Itoa(o.Page))
 	q.Set("pageSize", strconv.Itoa(o.PageSize))
-	var p dlq.Page
+	var p apiwire.List[apiwire.DLQLetter]
 	raw, err := c.do(ctx, http.MethodGet, "/api/v1/dlq", q, &p)
 	if err != nil || o.JSON {
 		return printJSON(out, raw, err)
@@ -126,7 +128,7 @@ func dlqShow(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	var d handlers.DLQDetail
+	var d apiwire.DLQDetail
 	raw, err := c.do(ctx, http.MethodGet, path, nil, &d)
 	if err != nil || o.JSON {
 		return printJSON(out, raw, err)
@@ -169,7 +171,7 @@ func dlqApply(ctx context.Context, c adminAPI, op string, o dlqOptions, out io.W
 		if op == "redrive" {
 			path += "/redrive"
 		}
-		var r dlq.Redriven
+		var r apiwire.DLQRedriven
 		raw, err := c.do(ctx, method, path, nil, &r)
 		if err != nil || (o.JSON && op == "redrive") {
 			return printJSON(out, raw, err)
@@ -195,7 +197,7 @@ func dlqApply(ctx context.Context, c adminAPI, op string, o dlqOptions, out io.W
 	if op == "redrive" {
 		path += "/redrive"
 	}
-	var b dlq.Bulk
+	var b apiwire.DLQBulk
 	raw, err := c.do(ctx, method, path, q, &b)
 	if err != nil || o.JSON {
 		return printJSON(out, raw, err)

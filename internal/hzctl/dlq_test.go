@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/dispatch"
-	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/worker"
@@ -126,7 +126,7 @@ func TestDLQCommand(t *testing.T) {
 
 	code, out, errOut = dlqCLI(t, api, dlqCLIToken, "list", "--class", "permanent", "--json")
 	require.Equal(t, 0, code, errOut)
-	var page dlq.Page
+	var page apiwire.List[apiwire.DLQLetter]
 	require.NoError(t, json.Unmarshal([]byte(out), &page))
 	require.Equal(t, 1, page.Total)
 	permanent := strconv.FormatUint(page.Items[0].Seq, 10)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
+	"github.com/hzhook/hzhook/internal/handlers/webhook"
 	"github.com/hzhook/hzhook/internal/intake"
 	"github.com/hzhook/hzhook/internal/pubsub"
 	"github.com/hzhook/hzhook/internal/queue"
@@ -169,7 +170,7 @@ func (a *App) Run(ctx context.Context) error {
 		queue.NewPublisher(a.conn.JS),
 		intake.Options{PublishTimeout: a.cfg.PublishTimeout, Registerer: a.reg},
 	)
-	webhookSrv := a.httpServer(handlers.NewWebhookServer(in, handlers.WebhookOptions{
+	webhookSrv := a.httpServer(webhook.NewServer(in, webhook.Options{
 		Path:         a.cfg.WebhookPath,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
 		MaxInFlight:  a.cfg.MaxInFlight,

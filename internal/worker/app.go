@@ -19,6 +19,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
+	"github.com/hzhook/hzhook/internal/handlers/adminapi"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
@@ -142,9 +143,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	e := handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready)
 	api := e.Group("/api/v1", handlers.BearerToken(a.cfg.AdminToken))
-	handlers.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
+	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
 	if a.store != nil {
-		handlers.RegisterInventoryAPI(api, a.store, time.Now)
+		adminapi.RegisterInventory(api, a.store, time.Now)
 	}
 	admin := &http.Server{
 		Handler:           e,

@@ -1,4 +1,4 @@
-package handlers
+package adminapi
 
 import (
 	"context"
@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/dlq"
+	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/testenv"
 )
@@ -43,8 +45,8 @@ func dlqServer(t *testing.T) (*httptest.Server, *queue.Conn) {
 		}))
 	}
 	reg := prometheus.NewRegistry()
-	e := NewAdminServer(reg, reg, testenv.DiscardLog())
-	RegisterDLQ(e.Group("/api/v1", BearerToken(dlqToken)), dlq.New(conn.JS, dlq.Options{}))
+	e := handlers.NewAdminServer(reg, reg, testenv.DiscardLog())
+	RegisterDLQ(e.Group("/api/v1", handlers.BearerToken(dlqToken)), dlq.New(conn.JS, dlq.Options{}))
 	hs := httptest.NewServer(e)
 	t.Cleanup(hs.Close)
 	return hs, conn
@@ -87,7 +89,7 @@ func TestDLQListShowRedrivePurge(t *testing.T) {
 
 	code, body := dlqDo(t, srv, http.MethodGet, "/api/v1/dlq?class=transient&pageSize=1&page=2", dlqToken)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var page dlq.Page
+	var page apiwire.List[apiwire.DLQLetter]
 	require.NoError(t, json.Unmarshal(body, &page))
 	assert.Equal(t, 2, page.Total)
 	assert.Equal(t, 2, page.Pages)
@@ -98,7 +100,7 @@ func TestDLQListShowRedrivePurge(t *testing.T) {
 
 	code, body = dlqDo(t, srv, http.MethodGet, "/api/v1/dlq/3", dlqToken)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var detail DLQDetail
+	var detail apiwire.DLQDetail
 	require.NoError(t, json.Unmarshal(body, &detail))
 	assert.Equal(t, "failed 3", detail.Error)
 	assert.JSONEq(t, `{"id":3}`, string(detail.Data))
@@ -106,7 +108,7 @@ func TestDLQListShowRedrivePurge(t *testing.T) {
 
 	code, body = dlqDo(t, srv, http.MethodPost, "/api/v1/dlq/1/redrive", dlqToken)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var r dlq.Redriven
+	var r apiwire.DLQRedriven
 	require.NoError(t, json.Unmarshal(body, &r))
 	assert.Equal(t, "demo/hook/1", r.MsgID)
 	st, err := conn.JS.Stream(context.Background(), queue.StreamEvents)
@@ -136,7 +138,7 @@ func TestDLQBulkRoutes(t *testing.T) {
 
 	code, body = dlqDo(t, srv, http.MethodPost, "/api/v1/dlq/redrive?class=transient", dlqToken)
 	require.Equal(t, http.StatusOK, code, string(body))
-	var b dlq.Bulk
+	var b apiwire.DLQBulk
 	require.NoError(t, json.Unmarshal(body, &b))
 	assert.Equal(t, 2, b.Matched)
 	assert.Equal(t, 2, b.Done)

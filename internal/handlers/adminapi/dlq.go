@@ -1,4 +1,4 @@
-package handlers
+package adminapi
 
 import (
 	"context"
@@ -10,24 +10,20 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/dlq"
+	"github.com/hzhook/hzhook/internal/handlers"
 )
 
 // DLQ is what the dead-letter routes need (*dlq.Store).
 type DLQ interface {
-	List(ctx context.Context, f dlq.Filter, page, pageSize int) (dlq.Page, error)
+	List(ctx context.Context, f dlq.Filter, page, pageSize int) (apiwire.List[apiwire.DLQLetter], error)
 	Get(ctx context.Context, seq uint64) (dlq.Letter, error)
-	Redrive(ctx context.Context, seq uint64) (dlq.Redriven, error)
-	RedriveMatching(ctx context.Context, f dlq.Filter, all bool) (dlq.Bulk, error)
+	Redrive(ctx context.Context, seq uint64) (apiwire.DLQRedriven, error)
+	RedriveMatching(ctx context.Context, f dlq.Filter, all bool) (apiwire.DLQBulk, error)
 	Purge(ctx context.Context, seq uint64) error
-	PurgeMatching(ctx context.Context, f dlq.Filter, all bool) (dlq.Bulk, error)
+	PurgeMatching(ctx context.Context, f dlq.Filter, all bool) (apiwire.DLQBulk, error)
 }
-
-// Paging limits of list routes.
-const (
-	dlqDefaultPageSize = 50
-	dlqMaxPageSize     = 200
-)
 
 // RegisterDLQ adds the dead-letter routes to g (the bearer-token guarded /api/v1 group):
 //
@@ -49,29 +45,17 @@ func RegisterDLQ(g *echo.Group, d DLQ) {
 
 type dlqRoutes struct{ d DLQ }
 
-// DLQDetail is the answer of GET /dlq/{seq}: the letter, its headers, and its body as JSON when it
-// is JSON (dataBase64 otherwise).
-type DLQDetail struct {
-	dlq.Letter
-	Headers    map[string][]string `json:"headers"`
-	Data       json.RawMessage     `json:"data,omitempty"`
-	DataBase64 string              `json:"dataBase64,omitempty"`
-}
-
 func (h dlqRoutes) list(c echo.Context) error {
-	page, err := dlqIntParam(c, "page", 1, 1, 1<<30)
-	if err != nil {
-		return err
+	p := params{c: c}
+	page, size := p.paging()
+	if p.err != nil {
+		return p.err
 	}
-	size, err := dlqIntParam(c, "pageSize", dlqDefaultPageSize, 1, dlqMaxPageSize)
-	if err != nil {
-		return err
-	}
-	p, err := h.d.List(c.Request().Context(), dlqFilter(c), page, size)
+	l, err := h.d.List(c.Request().Context(), dlqFilter(c), page, size)
 	if err != nil {
 		return dlqError(err)
 	}
-	return c.JSON(http.StatusOK, p)
+	return c.JSON(http.StatusOK, l)
 }
 
 func (h dlqRoutes) show(c echo.Context) error {
@@ -83,7 +67,7 @@ func (h dlqRoutes) show(c echo.Context) error {
 	if err != nil {
 		return dlqError(err)
 	}
-	out := DLQDetail{Letter: l, Headers: map[string][]string(l.Header)}
+	out := apiwire.DLQDetail{DLQLetter: l.DLQLetter, Headers: map[string][]string(l.Header)}
 	if json.Valid(l.Data) {
 		out.Data = l.Data
 	} else if len(l.Data) > 0 {
@@ -142,9 +126,9 @@ func dlqFilter(c echo.Context) dlq.Filter {
 func dlqError(err error) error {
 	switch {
 	case errors.Is(err, dlq.ErrNotFound):
-		return Error(http.StatusNotFound, err.Error())
+		return handlers.Error(http.StatusNotFound, err.Error())
 	case errors.Is(err, dlq.ErrNoFilter):
-		return Error(http.StatusBadRequest, err.Error()+" (all=true)")
+		return handlers.Error(http.StatusBadRequest, err.Error()+" (all=true)")
 	}
 	return err
 }
@@ -152,19 +136,7 @@ func dlqError(err error) error {
 func dlqSeqParam(c echo.Context) (uint64, error) {
 	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
 	if err != nil || seq == 0 {
-		return 0, ParamError("seq", "must be a positive integer")
+		return 0, handlers.ParamError("seq", "must be a positive integer")
 	}
 	return seq, nil
-}
-
-func dlqIntParam(c echo.Context, name string, def, lo, hi int) (int, error) {
-	s := c.QueryParam(name)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < lo || n > hi {
-		return 0, ParamError(name, "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
-	}
-	return n, nil
 }

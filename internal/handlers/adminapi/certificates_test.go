@@ -1,4 +1,4 @@
-package handlers
+package adminapi
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/rules"
 )
@@ -54,8 +56,8 @@ func inventoryServerWith(t *testing.T, now time.Time, o inventory.Options) (*htt
 	for _, err := range inventory.NewHandler(store, o).Handle(ctx, batch) {
 		require.NoError(t, err)
 	}
-	e := NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
-	RegisterInventoryAPI(e.Group("/api/v1", BearerToken(apiToken)), store, func() time.Time { return now })
+	e := handlers.NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
+	RegisterInventory(e.Group("/api/v1", handlers.BearerToken(apiToken)), store, func() time.Time { return now })
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv, shas
@@ -103,7 +105,7 @@ func TestInventoryAPIBadParameters(t *testing.T) {
 		t.Run(tc.path[:min(len(tc.path), 60)], func(t *testing.T) {
 			code, body := get(t, srv, tc.path)
 			require.Equal(t, http.StatusBadRequest, code, string(body))
-			var er ErrorResponse
+			var er apiwire.ErrorResponse
 			require.NoError(t, json.Unmarshal(body, &er))
 			require.Len(t, er.Errors, 1)
 			assert.True(t, strings.HasPrefix(er.Errors[0].Message, tc.param+": "), er.Errors[0].Message)
@@ -143,7 +145,7 @@ func TestInventoryAPIListsAndPages(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			code, body := get(t, srv, tc.path)
 			require.Equal(t, http.StatusOK, code, string(body))
-			var r ListResponse[json.RawMessage]
+			var r apiwire.List[json.RawMessage]
 			require.NoError(t, json.Unmarshal(body, &r))
 			assert.NotNil(t, r.Items, "items is [] when empty, never null")
 			assert.Len(t, r.Items, tc.items)
@@ -153,7 +155,7 @@ func TestInventoryAPIListsAndPages(t *testing.T) {
 
 	t.Run("sort -index orders CT entries", func(t *testing.T) {
 		_, body := get(t, srv, "/api/v1/ct-entries?sort=-index")
-		var r ListResponse[inventory.CTEntry]
+		var r apiwire.List[inventory.CTEntry]
 		require.NoError(t, json.Unmarshal(body, &r))
 		require.Len(t, r.Items, 3)
 		assert.Equal(t, []int64{3, 2, 1}, []int64{r.Items[0].Index, r.Items[1].Index, r.Items[2].Index})
@@ -219,7 +221,7 @@ func TestInventoryAPIFindings(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			code, body := get(t, srv, tc.path)
 			require.Equal(t, http.StatusOK, code, string(body))
-			var r ListResponse[json.RawMessage]
+			var r apiwire.List[json.RawMessage]
 			require.NoError(t, json.Unmarshal(body, &r))
 			assert.NotNil(t, r.Items)
 			assert.Len(t, r.Items, tc.items)
@@ -227,7 +229,7 @@ func TestInventoryAPIFindings(t *testing.T) {
 		})
 	}
 	_, body := get(t, srv, "/api/v1/findings?type=unexpectedIssuer&sha256="+strings.ToUpper(shas[4]))
-	var r ListResponse[inventory.Finding]
+	var r apiwire.List[inventory.Finding]
 	require.NoError(t, json.Unmarshal(body, &r))
 	require.Len(t, r.Items, 1)
 	f := r.Items[0]

@@ -1,4 +1,6 @@
-package handlers
+// Package webhook is the public listener's one route: POST of a Hardenize event delivery, answered
+// 204 only after intake stored it durably, and 400, 413, 429 or 503 otherwise (see Server).
+package webhook
 
 import (
 	"bytes"
@@ -15,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/intake"
 	"github.com/hzhook/hzhook/internal/queue"
 )
@@ -24,8 +27,8 @@ type Acceptor interface {
 	Accept(ctx context.Context, d intake.Delivery) (intake.Result, error)
 }
 
-// WebhookOptions configure the webhook route.
-type WebhookOptions struct {
+// Options configure the webhook route.
+type Options struct {
 	Path         string
 	MaxBodyBytes int64
 	MaxInFlight  int           // more concurrent requests than this answer 429
@@ -34,15 +37,12 @@ type WebhookOptions struct {
 	Registerer   prometheus.Registerer
 }
 
-// NewWebhookServer returns the echo instance of the public webhook listener: POST on o.Path and
-// nothing else. It answers 204 only after the event is stored (see intake.Intake.Accept).
-func NewWebhookServer(a Acceptor, o WebhookOptions) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = ErrorHandler(o.Log)
-	m := newHTTPMetrics(o.Registerer, "webhook")
+// NewServer returns the echo instance of the public webhook listener: POST on o.Path and nothing
+// else. It answers 204 only after the event is stored (see intake.Intake.Accept).
+func NewServer(a Acceptor, o Options) *echo.Echo {
+	e, m := handlers.NewEcho("webhook", o.Log, o.Registerer)
 	retry := strconv.Itoa(max(1, int(o.RetryAfter.Seconds())))
-	e.Use(recoverPanics(o.Log), m.middleware, middleware.RequestID(), inFlightLimit(o.MaxInFlight, retry, m))
+	e.Use(middleware.RequestID(), handlers.InFlightLimit(o.MaxInFlight, retry, m))
 	h := &webhook{acceptor: a, maxBody: o.MaxBodyBytes, retryAfter: retry, log: o.Log}
 	e.POST(o.Path, h.receive)
 	return e
@@ -89,15 +89,15 @@ func (h *webhook) receive(c echo.Context) error {
 	switch {
 	case errors.As(err, &rej):
 		h.log.InfoContext(ctx, "delivery rejected", "reason", rej.Reason, "err", rej.Err,
-			"org", req.Header.Get(queue.HeaderOrg), "hook", req.Header.Get(queue.HeaderHookID), "request_id", requestID(c))
-		return Error(http.StatusBadRequest, rejectMessage(rej))
+			"org", req.Header.Get(queue.HeaderOrg), "hook", req.Header.Get(queue.HeaderHookID), "request_id", handlers.RequestID(c))
+		return handlers.Error(http.StatusBadRequest, rejectMessage(rej))
 	case err != nil:
-		h.log.WarnContext(ctx, "event not stored", "err", err, "event_id", res.Event.ID, "type", res.Event.Type, "request_id", requestID(c))
+		h.log.WarnContext(ctx, "event not stored", "err", err, "event_id", res.Event.ID, "type", res.Event.Type, "request_id", handlers.RequestID(c))
 		c.Response().Header().Set("Retry-After", h.retryAfter)
-		return Error(http.StatusServiceUnavailable, "event could not be stored; retry later")
+		return handlers.Error(http.StatusServiceUnavailable, "event could not be stored; retry later")
 	}
 	h.log.InfoContext(ctx, "event stored", "org", req.Header.Get(queue.HeaderOrg), "event_id", res.Event.ID,
-		"type", res.Event.Type, "duplicate", res.Duplicate, "request_id", requestID(c))
+		"type", res.Event.Type, "duplicate", res.Duplicate, "request_id", handlers.RequestID(c))
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -111,7 +111,7 @@ func readBody(req *http.Request, limit int64, buf *bytes.Buffer) ([]byte, error)
 	buf.Grow(int(max(req.ContentLength, 0)) + bytes.MinRead)
 	n, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1))
 	if err != nil {
-		return nil, Error(http.StatusBadRequest, "could not read body")
+		return nil, handlers.Error(http.StatusBadRequest, "could not read body")
 	}
 	if n > limit {
 		return nil, bodyTooLarge(limit)
@@ -120,7 +120,7 @@ func readBody(req *http.Request, limit int64, buf *bytes.Buffer) ([]byte, error)
 }
 
 func bodyTooLarge(limit int64) error {
-	return Error(http.StatusRequestEntityTooLarge, "body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+	return handlers.Error(http.StatusRequestEntityTooLarge, "body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
 }
 
 // rejectMessage tells the sender what was wrong without echoing anything it sent.
