@@ -96,7 +96,7 @@ func runDrain(ctx context.Context, set *config.Set, args []string) error {
 	var c common
 	bindCommon(set, &c)
 	set.String(&o.Go, "go", "", "go", "the go command (the benchmark is a go test benchmark; run from the module root)")
-	set.String(&o.Package, "package", "", "./internal/inventory/", "package holding BenchmarkDrain")
+	set.String(&o.Package, "package", "", "./internal/ingest/", "package holding BenchmarkDrain")
 	set.Int(&o.Events, "events", "", 100000, "backlog drained in batches")
 	set.Int(&o.BaselineEvents, "baseline-events", "", 20000, "part of the backlog the one-transaction-per-message baseline drains")
 	set.Int(&o.Batch, "batch", "", 500, "events per batch (one transaction)")

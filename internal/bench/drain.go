@@ -21,7 +21,7 @@ const (
 // `go test` from the module root.
 type DrainOptions struct {
 	Go             string // the go command
-	Package        string // ./internal/inventory/
+	Package        string // ./internal/ingest/
 	Events         int    // HZ_BENCH_EVENTS
 	BaselineEvents int    // HZ_BENCH_BASELINE_EVENTS
 	Batch          int    // HZ_BENCH_BATCH

@@ -13,7 +13,7 @@ const DrainHeading = "## Worker drain rate"
 func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
 	fmt.Fprintf(w, "%s\n\n", DrainHeading)
-	fmt.Fprintf(w, "%s with `go test -run '^$' -bench Drain -benchtime 1x %s` (the inventory's BenchmarkDrain): "+
+	fmt.Fprintf(w, "%s with `go test -run '^$' -bench Drain -benchtime 1x %s` (the ingest package's BenchmarkDrain): "+
 		"a backlog of %d `ct.entry` events in JetStream drained into a fresh store in batches of %d (one transaction per batch), "+
 		"beside the baseline of one transaction per message (%d events). PostgreSQL is the one `scripts/with-services.sh` starts (fsync off). %s\n\n",
 		measuredOn(now), o.Package,

@@ -19,6 +19,7 @@ import (
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/handlers/adminapi"
+	"github.com/hzhook/hzhook/internal/ingest"
 	"github.com/hzhook/hzhook/internal/inventory"
 )
 
@@ -46,8 +47,9 @@ func startInventoryAPI(t *testing.T) (string, []string) {
 		shas = append(shas, p.SHA256)
 		batch = append(batch, dispatch.Message{Data: body, Event: ev, Org: "demo", HookID: "h", ReceivedAt: now})
 	}
-	for _, err := range inventory.NewHandler(store, inventory.Options{}).Handle(ctx, batch) {
-		require.NoError(t, err)
+	hs := ingest.New(store, ingest.Options{}).Handlers()
+	for _, m := range batch {
+		require.NoError(t, hs[m.Event.Type].Handle(ctx, []dispatch.Message{m})[0])
 	}
 	e := handlers.NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
 	adminapi.RegisterInventory(e.Group("/api/v1", handlers.BearerToken(certsToken)), store, time.Now)

@@ -4,54 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
-// table is how rows of one table are written: as many single-row statements (SQLite, in-process,
-// where a statement costs microseconds) or, on PostgreSQL, as one INSERT ... SELECT FROM unnest of
-// one array per column, so a batch costs one round trip per table instead of one per row.
-type table struct {
-	name     string   // with alias, e.g. "certificates AS c"
-	columns  []string // in insert order
-	pgTypes  []string // PostgreSQL element type of each column, for the unnest arrays
-	conflict string   // ON CONFLICT clause, shared by both forms
-}
-
-func (t table) rowSQL() string {
-	ps := make([]string, len(t.columns))
-	for i := range ps {
-		ps[i] = fmt.Sprintf("$%d", i+1)
-	}
-	return "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ") VALUES (" + strings.Join(ps, ", ") + ")\n" + t.conflict
-}
-
-func (t table) unnestSQL() string {
-	ps := make([]string, len(t.columns))
-	for i, typ := range t.pgTypes {
-		ps[i] = fmt.Sprintf("$%d::%s[]", i+1, typ)
-	}
-	return "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ")\nSELECT * FROM unnest(" + strings.Join(ps, ", ") + ")\n" + t.conflict
-}
-
-// writeRows writes rows (their column values from args, in key order). key, when not nil, names
-// the conflict key of a DO UPDATE clause: PostgreSQL refuses to update one row twice in a
-// statement, so rows repeating a key go into later statements ("waves"), in their order. The
-// merges are order-independent, so the waves give the same result as one row at a time.
-func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, t table, rows [][]any, key func([]any) string) error {
+// writeRows writes rows of table t (in key order) in transaction tx: as many single-row statements
+// on SQLite (in-process, where a statement costs microseconds) or, on PostgreSQL, as one
+// INSERT ... SELECT FROM unnest of one array per column, so a batch costs one round trip per table
+// instead of one per row. key, when not nil, names the conflict key of a DO UPDATE clause:
+// PostgreSQL refuses to update one row twice in a statement, so rows repeating a key go into later
+// statements ("waves"), in their order. The merges are order-independent, so the waves give the
+// same result as one row at a time.
+func writeRows[R any](ctx context.Context, s *Store, tx *sql.Tx, t table[R], rows []R, key func(R) string) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	if s.dialect.name != dialectPostgres {
-		return execRows(ctx, tx, t.rowSQL(), rows)
+		return execRows(ctx, tx, t.rowSQL(), t.values(rows, s.dialect))
 	}
-	waves := [][][]any{rows}
+	waves := [][]R{rows}
 	if key != nil {
 		waves = splitWaves(rows, key)
 	}
 	query := t.unnestSQL()
 	for _, w := range waves {
-		cols, err := columns(w)
+		cols, err := columns(t.values(w, s.dialect))
 		if err != nil {
 			return err
 		}
@@ -63,9 +39,9 @@ func (s *Store) writeRows(ctx context.Context, tx *sql.Tx, t table, rows [][]any
 }
 
 // splitWaves puts the n-th row of each key into wave n.
-func splitWaves(rows [][]any, key func([]any) string) [][][]any {
+func splitWaves[R any](rows []R, key func(R) string) [][]R {
 	seen := make(map[string]int, len(rows))
-	var waves [][][]any
+	var waves [][]R
 	for _, r := range rows {
 		k := key(r)
 		n := seen[k]
@@ -84,15 +60,15 @@ func columns(rows [][]any) ([]any, error) {
 	for c := range out {
 		switch rows[0][c].(type) {
 		case string:
-			out[c] = column[string](rows, c)
+			out[c] = columnOf[string](rows, c)
 		case time.Time:
-			out[c] = column[time.Time](rows, c)
+			out[c] = columnOf[time.Time](rows, c)
 		case int:
-			out[c] = column[int](rows, c)
+			out[c] = columnOf[int](rows, c)
 		case int64:
-			out[c] = column[int64](rows, c)
+			out[c] = columnOf[int64](rows, c)
 		case bool:
-			out[c] = column[bool](rows, c)
+			out[c] = columnOf[bool](rows, c)
 		default:
 			return nil, fmt.Errorf("column %d: no array type for %T", c, rows[0][c])
 		}
@@ -100,7 +76,7 @@ func columns(rows [][]any) ([]any, error) {
 	return out, nil
 }
 
-func column[T any](rows [][]any, c int) []T {
+func columnOf[T any](rows [][]any, c int) []T {
 	out := make([]T, len(rows))
 	for i, r := range rows {
 		out[i] = r[c].(T)

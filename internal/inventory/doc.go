@@ -1,6 +1,7 @@
-// Package inventory is hzhook's certificate inventory: a store that turns ct.entry and pki.cert.new
-// events into queryable certificates, CT log entries and host names, with SQLite (embedded, the
-// default) and PostgreSQL (several worker replicas) behind one implementation.
+// Package inventory is hzhook's certificate store: certificates, CT log entries, host names and
+// findings in SQLite (embedded, the default) or PostgreSQL (several worker replicas) behind one
+// implementation, with the queries of the read API. internal/ingest turns events into its rows and
+// internal/findings publishes the alerts of its findings; this package only stores and reads.
 //
 // # Model
 //
@@ -22,6 +23,8 @@
 //
 // # Writes
 //
-// Handler implements dispatch.Handler for both event types: a batch is written in one transaction
-// and every message of the batch is acknowledged only after that transaction commits.
+// Store.Apply writes the rows of a batch of events (Write) in one transaction. Each table is
+// described once (tables.go): its columns, their PostgreSQL types and how a row gives each value,
+// from which both the SQLite statements and PostgreSQL's one-statement-per-table unnest form are
+// built.
 package inventory

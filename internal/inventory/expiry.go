@@ -12,25 +12,25 @@ import (
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
-// expiryCandidate is a certificate the expiry scan judges, with the thresholds already alerted
-// for its issuance.
-type expiryCandidate struct {
-	cert    rules.Cert
-	alerted []int
+// ExpiryCandidate is a certificate the expiry scan judges, with the expiringSoon thresholds
+// already recorded for its issuance.
+type ExpiryCandidate struct {
+	Cert    rules.Cert
+	Alerted []int
 }
 
 // expiryPage is how many certificates the scan reads at a time.
 const expiryPage = 500
 
-// expiryCandidates returns, after the certificate sha256 after (keyset paging, "" first), up to
+// ExpiryCandidates returns, after the certificate sha256 after (keyset paging, "" first), up to
 // expiryPage final certificates (not precertificates) whose effectiveNotAfter lies in (now, until].
 // next is the key to continue from, "" when there are no more.
-func (s *Store) expiryCandidates(ctx context.Context, now, until time.Time, after string) (out []expiryCandidate, next string, err error) {
+func (s *Store) ExpiryCandidates(ctx context.Context, now, until time.Time, after string) (out []ExpiryCandidate, next string, err error) {
 	t := s.dialect.timeArg
 	rows, err := s.read.QueryContext(ctx, `SELECT c.sha256, c.issuance, c.subject, c.issuer, c.issuer_ca, c.serial, c.hosts,
 c.not_before, c.not_after, c.effective_not_after, c.payload FROM certificates c
 WHERE c.precert = $1 AND c.effective_not_after > $2 AND c.effective_not_after <= $3 AND c.sha256 > $4
-ORDER BY c.sha256 LIMIT $5`, false, t(ms(now)), t(ms(until)), after, expiryPage)
+ORDER BY c.sha256 LIMIT $5`, false, t(Ms(now)), t(Ms(until)), after, expiryPage)
 	if err != nil {
 		return nil, "", fmt.Errorf("expiry candidates: %w", err)
 	}
@@ -53,14 +53,14 @@ ORDER BY c.sha256 LIMIT $5`, false, t(ms(now)), t(ms(until)), after, expiryPage)
 		if json.Unmarshal(payload, &p) == nil {
 			c.SPKISHA256 = strings.ToLower(p.SPKISHA256)
 		}
-		out = append(out, expiryCandidate{cert: c})
+		out = append(out, ExpiryCandidate{Cert: c})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("expiry candidates: %w", err)
 	}
 	rows.Close()
 	if len(out) == expiryPage {
-		next = out[len(out)-1].cert.SHA256
+		next = out[len(out)-1].Cert.SHA256
 	}
 	if err := s.alertedThresholds(ctx, out); err != nil {
 		return nil, "", err
@@ -69,17 +69,17 @@ ORDER BY c.sha256 LIMIT $5`, false, t(ms(now)), t(ms(until)), after, expiryPage)
 }
 
 // alertedThresholds fills in the expiringSoon thresholds already recorded for each candidate.
-func (s *Store) alertedThresholds(ctx context.Context, cs []expiryCandidate) error {
+func (s *Store) alertedThresholds(ctx context.Context, cs []ExpiryCandidate) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	idx := map[string][]int{}
 	issuances := make([]string, 0, len(cs))
 	for i, c := range cs {
-		if len(idx[c.cert.TBSSHA256]) == 0 {
-			issuances = append(issuances, c.cert.TBSSHA256)
+		if len(idx[c.Cert.TBSSHA256]) == 0 {
+			issuances = append(issuances, c.Cert.TBSSHA256)
 		}
-		idx[c.cert.TBSSHA256] = append(idx[c.cert.TBSSHA256], i)
+		idx[c.Cert.TBSSHA256] = append(idx[c.Cert.TBSSHA256], i)
 	}
 	var a args
 	prefix := string(rules.TypeExpiringSoon) + "/"
@@ -99,7 +99,7 @@ func (s *Store) alertedThresholds(ctx context.Context, cs []expiryCandidate) err
 			continue // not written by this code; never blocks a threshold
 		}
 		for _, i := range idx[tbs] {
-			cs[i].alerted = append(cs[i].alerted, days)
+			cs[i].Alerted = append(cs[i].Alerted, days)
 		}
 	}
 	if err := rows.Err(); err != nil {

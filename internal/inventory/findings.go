@@ -33,34 +33,16 @@ type FindingQuery struct {
 	Page, PageSize int // from 1
 }
 
-// findingRow is a finding to store with its alert (the outbox message).
-type findingRow struct {
-	tbs, dedupType, typ, sha256, detail, watchItem string
-	thresholdDays                                  int
-	alert                                          []byte
-	createdAt                                      time.Time
-}
-
-// The first finding of an issuance and type wins; later events of the same issuance change nothing.
-var findingsTable = table{
-	name:     "findings",
-	columns:  []string{"tbs_sha256", "dedup_type", "type", "sha256", "detail", "watch_item", "threshold_days", "alert", "created_at"},
-	pgTypes:  []string{"text", "text", "text", "text", "text", "text", "integer", "text", "timestamptz"},
-	conflict: "ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING",
-}
-
-func (s *Store) insertFindings(ctx context.Context, tx *sql.Tx, fs []findingRow) error {
-	slices.SortStableFunc(fs, func(a, b findingRow) int {
-		return cmp.Or(cmp.Compare(a.tbs, b.tbs), cmp.Compare(a.dedupType, b.dedupType))
+func (s *Store) insertFindings(ctx context.Context, tx *sql.Tx, fs []FindingRow) error {
+	slices.SortStableFunc(fs, func(a, b FindingRow) int {
+		return cmp.Or(cmp.Compare(a.TBSSHA256, b.TBSSHA256), cmp.Compare(a.DedupType, b.DedupType))
 	})
-	t := s.dialect.timeArg
-	return s.writeRows(ctx, tx, findingsTable, rowsOf(fs, func(f findingRow) []any {
-		return []any{f.tbs, f.dedupType, f.typ, f.sha256, f.detail, f.watchItem, f.thresholdDays, string(f.alert), t(f.createdAt)}
-	}), nil)
+	return writeRows(ctx, s, tx, findingsTable, fs, nil)
 }
 
-// recordFindings stores findings outside an event batch (the expiry scan), in one transaction.
-func (s *Store) recordFindings(ctx context.Context, fs []findingRow) error {
+// RecordFindings stores findings outside an event batch (the expiry scan), in one transaction; a
+// finding already stored for its issuance and DedupType is left as it is.
+func (s *Store) RecordFindings(ctx context.Context, fs []FindingRow) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -78,16 +60,16 @@ func (s *Store) recordFindings(ctx context.Context, fs []findingRow) error {
 	return nil
 }
 
-// outboxRow is a finding whose alert was not yet published.
-type outboxRow struct {
-	tbs, dedupType, typ string
-	alert               []byte
+// OutboxRow is a finding whose alert was not yet published.
+type OutboxRow struct {
+	TBSSHA256, DedupType, Type string
+	Alert                      []byte // JSON alerts.Alert
 }
 
-// unpublished returns the findings of the given issuances whose alert is not yet published.
-func (s *Store) unpublished(ctx context.Context, issuances []string) ([]outboxRow, error) {
+// Unpublished returns the findings of the given issuances whose alert is not yet published.
+func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRow, error) {
 	issuances = slices.Compact(slices.Sorted(slices.Values(issuances)))
-	var out []outboxRow
+	var out []OutboxRow
 	const chunk = 500 // well under every database's parameter limit
 	for len(issuances) > 0 {
 		n := min(chunk, len(issuances))
@@ -108,8 +90,8 @@ func (s *Store) unpublished(ctx context.Context, issuances []string) ([]outboxRo
 	return out, nil
 }
 
-// unpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
-func (s *Store) unpublishedOldest(ctx context.Context, limit int) ([]outboxRow, error) {
+// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
+func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
 	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
@@ -118,15 +100,15 @@ func (s *Store) unpublishedOldest(ctx context.Context, limit int) ([]outboxRow, 
 	return scanOutbox(rows)
 }
 
-func scanOutbox(rows *sql.Rows) ([]outboxRow, error) {
-	var out []outboxRow
+func scanOutbox(rows *sql.Rows) ([]OutboxRow, error) {
+	var out []OutboxRow
 	for rows.Next() {
-		var r outboxRow
+		var r OutboxRow
 		var alert string
-		if err := rows.Scan(&r.tbs, &r.dedupType, &r.typ, &alert); err != nil {
+		if err := rows.Scan(&r.TBSSHA256, &r.DedupType, &r.Type, &alert); err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
 		}
-		r.alert = []byte(alert)
+		r.Alert = []byte(alert)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -135,11 +117,11 @@ func scanOutbox(rows *sql.Rows) ([]outboxRow, error) {
 	return out, nil
 }
 
-// markPublished records that the alert of a finding is in HZ_ALERTS. first is true for the one
+// MarkPublished records that the alert of a finding is in HZ_ALERTS. first is true for the one
 // call that moved it from unpublished to published (the finding is counted then, once).
-func (s *Store) markPublished(ctx context.Context, tbs, dedupType string, at time.Time) (first bool, err error) {
+func (s *Store) MarkPublished(ctx context.Context, tbs, dedupType string, at time.Time) (first bool, err error) {
 	res, err := s.write.ExecContext(ctx, "UPDATE findings SET published_at = $1 WHERE tbs_sha256 = $2 AND dedup_type = $3 AND published_at IS NULL",
-		s.dialect.timeArg(ms(at)), tbs, dedupType)
+		s.dialect.timeArg(Ms(at)), tbs, dedupType)
 	if err != nil {
 		return false, fmt.Errorf("store: mark finding published: %w", err)
 	}

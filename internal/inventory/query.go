@@ -140,7 +140,7 @@ func (s *Store) ListCertificates(ctx context.Context, q CertificateQuery) (Page[
 		where = append(where, "c.ownership = "+a.add(q.Ownership))
 	}
 	if q.ExpiresWithinDays != nil {
-		now := ms(q.Now)
+		now := Ms(q.Now)
 		where = append(where, "c.not_after >= "+a.add(s.dialect.timeArg(now))+" AND c.not_after < "+
 			a.add(s.dialect.timeArg(now.AddDate(0, 0, *q.ExpiresWithinDays))))
 	}
@@ -221,7 +221,7 @@ func (s *Store) queryCertificates(ctx context.Context, query string, vals ...any
 			return nil, err
 		}
 		c.Source = "ct.entry"
-		if detail == detailCertNew {
+		if detail == DetailCertNew {
 			c.Source = "pki.cert.new"
 		}
 		if c.Hosts, err = parseList(hosts); err != nil {
@@ -270,10 +270,11 @@ func parseList(s string) ([]string, error) {
 // hostCandidates are the stored host names that cover host: itself and, unless it is a wildcard
 // itself, the wildcard one level up (*.example.com covers www.example.com, not example.com).
 func hostCandidates(host string) []string {
-	h := lowerHosts([]string{host})
-	if len(h) == 0 {
+	n := NormalizeHost(host)
+	if n == "" {
 		return []string{""}
 	}
+	h := []string{n}
 	if !strings.HasPrefix(h[0], "*.") {
 		if _, parent, ok := strings.Cut(h[0], "."); ok && strings.Contains(parent, ".") {
 			h = append(h, "*."+parent)

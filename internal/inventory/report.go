@@ -40,7 +40,7 @@ func ReportWindows() []int { return []int{7, 30, 90} }
 
 // Report computes the inventory report at now.
 func (s *Store) Report(ctx context.Context, now time.Time) (Report, error) {
-	now = ms(now)
+	now = Ms(now)
 	r := Report{GeneratedAt: now}
 	t := s.dialect.timeArg
 	var a args

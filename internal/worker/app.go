@@ -18,8 +18,10 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/findings"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/handlers/adminapi"
+	"github.com/hzhook/hzhook/internal/ingest"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
@@ -98,14 +100,16 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	}
 	am := alerts.NewMetrics(d.Registry)
 	if d.Handlers == nil {
-		o := inventory.Options{Log: d.Log, Registerer: d.Registry, AlertMetrics: am}
+		o := ingest.Options{Log: d.Log, Registerer: d.Registry}
+		var outbox *findings.Outbox
 		if a.rules != nil {
-			o.Rules, o.Alerts = a.rules, queue.NewPublisher(a.conn.JS)
+			outbox = findings.NewOutbox(a.store, queue.NewPublisher(a.conn.JS), am, d.Log, time.Now)
+			o.Rules, o.Outbox = a.rules, outbox
 		}
-		h := inventory.NewHandler(a.store, o)
-		d.Handlers = map[string]dispatch.Handler{events.TypeCTEntry: h, events.TypeCertNew: h}
+		d.Handlers = ingest.New(a.store, o).Handlers()
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
-			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, h, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
+			scan := findings.ExpiryScan{Store: a.store, Rules: a.rules, Outbox: outbox, Log: d.Log.With("component", "expiry")}
+			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
 		}
 	}
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {

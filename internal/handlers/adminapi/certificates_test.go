@@ -20,6 +20,7 @@ import (
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/handlers"
+	"github.com/hzhook/hzhook/internal/ingest"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/rules"
 )
@@ -30,11 +31,11 @@ const apiToken = "test-token"
 // (indexes 1-3) and two pki.cert.new certificates, all for www.example.com and example.com.
 func inventoryServer(t *testing.T, now time.Time) (*httptest.Server, []string) {
 	t.Helper()
-	return inventoryServerWith(t, now, inventory.Options{})
+	return inventoryServerWith(t, now, ingest.Options{})
 }
 
 // inventoryServerWith is inventoryServer with the inventory handler's options (rules).
-func inventoryServerWith(t *testing.T, now time.Time, o inventory.Options) (*httptest.Server, []string) {
+func inventoryServerWith(t *testing.T, now time.Time, o ingest.Options) (*httptest.Server, []string) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -53,8 +54,9 @@ func inventoryServerWith(t *testing.T, now time.Time, o inventory.Options) (*htt
 		shas = append(shas, sha.SHA256)
 		batch = append(batch, dispatch.Message{Data: body, Event: ev, Org: "demo", HookID: "h", Source: "webhook", ReceivedAt: now})
 	}
-	for _, err := range inventory.NewHandler(store, o).Handle(ctx, batch) {
-		require.NoError(t, err)
+	hs := ingest.New(store, o).Handlers()
+	for _, m := range batch {
+		require.NoError(t, hs[m.Event.Type].Handle(ctx, []dispatch.Message{m})[0])
 	}
 	e := handlers.NewAdminServer(prometheus.NewRegistry(), prometheus.NewRegistry(), log)
 	RegisterInventory(e.Group("/api/v1", handlers.BearerToken(apiToken)), store, func() time.Time { return now })
@@ -200,7 +202,7 @@ func TestInventoryAPIFindings(t *testing.T) {
 	now := time.Now().UTC()
 	policy, err := rules.Parse([]byte("watch:\n  - name: .example.com\n    issuers: [{sha256: [" + strings.Repeat("ab", 32) + "]}]\n"))
 	require.NoError(t, err)
-	srv, shas := inventoryServerWith(t, now, inventory.Options{Rules: rules.NewStatic(policy)})
+	srv, shas := inventoryServerWith(t, now, ingest.Options{Rules: rules.NewStatic(policy)})
 
 	tests := []struct {
 		path         string

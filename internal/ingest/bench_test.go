@@ -1,4 +1,4 @@
-package inventory
+package ingest
 
 import (
 	"context"
@@ -16,7 +16,9 @@ import (
 
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // BenchmarkDrain loads a backlog of ct.entry events into JetStream (an embedded server) and drains
@@ -24,7 +26,7 @@ import (
 // fetched batch) beside the one-transaction-per-message baseline. It consumes JetStream directly
 // (no dispatcher) and acknowledges each message after its transaction commits. Run it once:
 //
-//	go test -run '^$' -bench Drain -benchtime 1x ./internal/inventory/
+//	go test -run '^$' -bench Drain -benchtime 1x ./internal/ingest/
 //
 // HZ_BENCH_EVENTS (default 100000) sets the backlog, HZ_BENCH_BASELINE_EVENTS (default the backlog,
 // at most 20000) the part the slow baseline drains, HZ_BENCH_BATCH (default 500) the batch size.
@@ -47,8 +49,8 @@ func BenchmarkDrain(b *testing.B) {
 	backends := map[string]func(b *testing.B) string{
 		"sqlite": func(b *testing.B) string { return "sqlite://" + filepath.Join(b.TempDir(), "bench.db") },
 	}
-	if pg := os.Getenv("HZ_TEST_POSTGRES_URL"); pg != "" {
-		backends["postgres"] = func(b *testing.B) string { return postgresSchema(b, pg, "bench_"+randomHex(4)) }
+	if os.Getenv("HZ_TEST_POSTGRES_URL") != "" {
+		backends["postgres"] = func(b *testing.B) string { return testenv.PostgresSchema(b) }
 	}
 	for b.Loop() {
 		for _, name := range []string{"sqlite", "postgres"} {
@@ -112,12 +114,12 @@ func loadBacklog(b *testing.B, js jetstream.JetStream, n int) {
 // batchSize messages to each Handle call, and returns events per second.
 func drain(b *testing.B, js jetstream.JetStream, dbURL, name string, count, batchSize int) float64 {
 	ctx := context.Background()
-	store, err := Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	store, err := inventory.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
 	require.NoError(b, err)
 	defer store.Close()
-	h := NewHandler(store, Options{})
+	h := New(store, Options{}).Handlers()[events.TypeCTEntry]
 	cons, err := js.CreateOrUpdateConsumer(ctx, queue.StreamEvents, jetstream.ConsumerConfig{
-		Durable: "bench-" + name + "-" + randomHex(4), FilterSubject: queue.Subject(events.TypeCTEntry),
+		Durable: "bench-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36), FilterSubject: queue.Subject(events.TypeCTEntry),
 		AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 20000,
 	})
 	require.NoError(b, err)
@@ -152,7 +154,9 @@ func drain(b *testing.B, js jetstream.JetStream, dbURL, name string, count, batc
 			for i, m := range msgs[:k] {
 				ev, err := events.ParseEnvelope(m.Data())
 				require.NoError(b, err)
-				dm[i] = dispatch.Message{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Event: ev, ReceivedAt: start}
+				h := m.Headers()
+				dm[i] = dispatch.Message{Subject: m.Subject(), Header: h, Data: m.Data(), Event: ev, ReceivedAt: start,
+					Org: h.Get(queue.HeaderOrg), HookID: h.Get(queue.HeaderHookID), Source: h.Get(queue.HeaderSource)}
 			}
 			for i, err := range h.Handle(ctx, dm) {
 				require.NoError(b, err)

@@ -1,12 +1,10 @@
-package inventory
+package ingest
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -20,32 +18,16 @@ import (
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/findings"
+	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 	"github.com/hzhook/hzhook/internal/testenv"
 )
 
 // TestFindingsSQLite and TestFindingsPostgres run the findings contract on both backends.
-func TestFindingsSQLite(t *testing.T) {
-	dir := t.TempDir()
-	findingsSuite(t, func(t *testing.T, key string) *Store {
-		return openTest(t, "sqlite://"+filepath.Join(dir, key+".db"))
-	})
-}
-
-func TestFindingsPostgres(t *testing.T) {
-	base := os.Getenv("HZ_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("HZ_TEST_POSTGRES_URL is not set: PostgreSQL is required under CI (run through scripts/with-services.sh)")
-		}
-		t.Skip("HZ_TEST_POSTGRES_URL is not set; run through scripts/with-services.sh to test PostgreSQL")
-	}
-	prefix := "f_" + randomHex(4)
-	findingsSuite(t, func(t *testing.T, key string) *Store {
-		return openTest(t, postgresSchema(t, base, prefix+"_"+key))
-	})
-}
+func TestFindingsSQLite(t *testing.T)   { findingsSuite(t, sqliteOpener(t)) }
+func TestFindingsPostgres(t *testing.T) { findingsSuite(t, postgresOpener(t)) }
 
 func findingsSuite(t *testing.T, open opener) {
 	t.Run("each rule fires through the pipeline exactly when it should", func(t *testing.T) { testRulesTable(t, open(t, "table")) })
@@ -56,15 +38,15 @@ func findingsSuite(t *testing.T, open opener) {
 	t.Run("the expiry scan fires each threshold once", func(t *testing.T) { testExpiryScan(t, open(t, "expiry")) })
 }
 
-// alertEnv is a real JetStream with HZ_ALERTS and a handler judging with policy and publishing
-// through a publisher that can be made to fail.
+// alertEnv is a real JetStream with HZ_ALERTS, a writer judging with policy and publishing through
+// the outbox with a publisher that can be made to fail, and the expiry scan on the same outbox.
 type alertEnv struct {
-	conn    *queue.Conn
-	pub     *flakyPublisher
-	h       *Handler
-	metrics *alerts.Metrics
-	reg     *prometheus.Registry
-	now     time.Time
+	conn   *queue.Conn
+	pub    *flakyPublisher
+	w      *Writer
+	expiry findings.ExpiryScan
+	reg    *prometheus.Registry
+	now    time.Time
 }
 
 type flakyPublisher struct {
@@ -79,7 +61,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, msg *nats.Msg, id string) 
 	return p.next.Publish(ctx, msg, id)
 }
 
-func newAlertEnv(t *testing.T, s *Store, policyYAML string) *alertEnv {
+func newAlertEnv(t *testing.T, s store, policyYAML string) *alertEnv {
 	t.Helper()
 	conn, _ := testenv.JetStream(t)
 	require.NoError(t, queue.EnsureAlertStream(context.Background(), conn.JS))
@@ -87,9 +69,10 @@ func newAlertEnv(t *testing.T, s *Store, policyYAML string) *alertEnv {
 	require.NoError(t, err)
 	env := &alertEnv{conn: conn, pub: &flakyPublisher{next: queue.NewPublisher(conn.JS)}, reg: prometheus.NewRegistry(),
 		now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	env.metrics = alerts.NewMetrics(env.reg)
-	env.h = NewHandler(s, Options{Rules: rules.NewStatic(policy), Alerts: env.pub, AlertMetrics: env.metrics,
-		Now: func() time.Time { return env.now }})
+	now := func() time.Time { return env.now }
+	outbox := findings.NewOutbox(s, env.pub, alerts.NewMetrics(env.reg), testenv.DiscardLog(), now)
+	env.w = New(s, Options{Rules: rules.NewStatic(policy), Outbox: outbox, Now: now})
+	env.expiry = findings.ExpiryScan{Store: s, Rules: rules.NewStatic(policy), Outbox: outbox, Log: testenv.DiscardLog()}
 	return env
 }
 
@@ -123,12 +106,12 @@ func alertTypes(as []alerts.Alert) []rules.Type {
 
 func (e *alertEnv) handleOK(t *testing.T, msgs ...dispatch.Message) {
 	t.Helper()
-	for i, err := range e.h.Handle(context.Background(), msgs) {
+	for i, err := range route(context.Background(), e.w, msgs) {
 		require.NoError(t, err, "message %d", i)
 	}
 }
 
-func testRulesTable(t *testing.T, s *Store) {
+func testRulesTable(t *testing.T, s store) {
 	env := newAlertEnv(t, s, "rules: {expiringSoon: false}\n")
 	ca := newTestCA(t)
 	nb := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
@@ -187,7 +170,7 @@ func testRulesTable(t *testing.T, s *Store) {
 
 // A precertificate, its certificate and three CT entries of the precertificate, delivered twice in
 // several batches: each finding type is stored and published once, and counted once.
-func testOneAlertPerIssuance(t *testing.T, s *Store) {
+func testOneAlertPerIssuance(t *testing.T, s store) {
 	env := newAlertEnv(t, s, "rules: {expiringSoon: false}\n")
 	ca := newTestCA(t)
 	nb := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -211,7 +194,7 @@ func testOneAlertPerIssuance(t *testing.T, s *Store) {
 	slices.Sort(want)
 	assert.Equal(t, want, alertTypes(env.alerts(t)))
 
-	page, err := s.ListFindings(context.Background(), FindingQuery{Page: 1, PageSize: 50})
+	page, err := s.ListFindings(context.Background(), inventory.FindingQuery{Page: 1, PageSize: 50})
 	require.NoError(t, err)
 	assert.Equal(t, 3, page.Total)
 	for _, f := range page.Items {
@@ -219,17 +202,17 @@ func testOneAlertPerIssuance(t *testing.T, s *Store) {
 		assert.NotNil(t, f.PublishedAt)
 	}
 	for _, sha := range []string{is.precertSHA, is.certSH} {
-		p, err := s.ListCertificates(context.Background(), CertificateQuery{Finding: "wildcard", Page: 1, PageSize: 10})
+		p, err := s.ListCertificates(context.Background(), inventory.CertificateQuery{Finding: "wildcard", Page: 1, PageSize: 10})
 		require.NoError(t, err)
 		assert.Equal(t, 2, p.Total, "precertificate and certificate share the issuance's findings")
-		f, err := s.ListFindings(context.Background(), FindingQuery{SHA256: sha, Page: 1, PageSize: 10})
+		f, err := s.ListFindings(context.Background(), inventory.FindingQuery{SHA256: sha, Page: 1, PageSize: 10})
 		require.NoError(t, err)
 		assert.Equal(t, 3, f.Total)
 	}
 	assert.Equal(t, 1.0, counterValue(t, env.reg, "hz_alerts_findings_total", "wildcard"))
 }
 
-func testAuthorized(t *testing.T, s *Store) {
+func testAuthorized(t *testing.T, s store) {
 	ca := newTestCA(t)
 	nb := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	is := ca.issue(t, 8, []string{"*.example.com"}, nb, nb.AddDate(0, 0, 500))
@@ -238,12 +221,12 @@ func testAuthorized(t *testing.T, s *Store) {
 		message(t, 1, events.TypeCTEntry, is.ctEntry(true, logName(0), 1, nb)),
 		message(t, 2, events.TypeCertNew, is.certNew(false, "own", nb, nb)))
 	assert.Empty(t, env.alerts(t))
-	page, err := s.ListFindings(context.Background(), FindingQuery{Page: 1, PageSize: 10})
+	page, err := s.ListFindings(context.Background(), inventory.FindingQuery{Page: 1, PageSize: 10})
 	require.NoError(t, err)
 	assert.Zero(t, page.Total)
 }
 
-func testMalformed(t *testing.T, s *Store) {
+func testMalformed(t *testing.T, s store) {
 	env := newAlertEnv(t, s, "watch: [.example.com]\n")
 	ca := newTestCA(t)
 	nb := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
@@ -269,7 +252,7 @@ func testMalformed(t *testing.T, s *Store) {
 
 // The findings commit with the certificate; the publish after the commit fails; the message is
 // retried (transient error) and its redelivery publishes the alert. A third delivery sends nothing.
-func testPublishFailure(t *testing.T, s *Store) {
+func testPublishFailure(t *testing.T, s store) {
 	env := newAlertEnv(t, s, "")
 	ca := newTestCA(t)
 	nb := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
@@ -277,7 +260,7 @@ func testPublishFailure(t *testing.T, s *Store) {
 	msg := message(t, 1, events.TypeCertNew, is.certNew(false, "own", nb, nb))
 
 	env.pub.fail.Store(true)
-	errs := env.h.Handle(context.Background(), []dispatch.Message{msg})
+	errs := route(context.Background(), env.w, []dispatch.Message{msg})
 	require.Error(t, errs[0])
 	var perm *events.PermanentError
 	assert.False(t, errors.As(errs[0], &perm), "retried, not dead-lettered")
@@ -295,7 +278,7 @@ func testPublishFailure(t *testing.T, s *Store) {
 	assert.Equal(t, 1.0, counterValue(t, env.reg, "hz_alerts_findings_total", "wildcard"))
 }
 
-func testExpiryScan(t *testing.T, s *Store) {
+func testExpiryScan(t *testing.T, s store) {
 	env := newAlertEnv(t, s, "watch: [.example.com]\n")
 	ca := newTestCA(t)
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -321,7 +304,7 @@ func testExpiryScan(t *testing.T, s *Store) {
 	}
 	seen := 0
 	for _, st := range steps {
-		stats, err := env.h.ScanExpiry(context.Background(), base.AddDate(0, 0, st.day))
+		stats, err := env.expiry.Run(context.Background(), base.AddDate(0, 0, st.day))
 		require.NoError(t, err, "day %d", st.day)
 		all := env.alerts(t)
 		var got []int
@@ -334,7 +317,7 @@ func testExpiryScan(t *testing.T, s *Store) {
 		assert.Equal(t, st.want, got, "day %d", st.day)
 		assert.Equal(t, len(st.want), stats.Found, "day %d", st.day)
 	}
-	page, err := s.ListFindings(context.Background(), FindingQuery{Type: "expiringSoon", Page: 1, PageSize: 10})
+	page, err := s.ListFindings(context.Background(), inventory.FindingQuery{Type: "expiringSoon", Page: 1, PageSize: 10})
 	require.NoError(t, err)
 	assert.Equal(t, 3, page.Total)
 }
