@@ -15,9 +15,11 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
-## test: go vet and every test with the race detector, with the services the tests need.
+## test: go vet and every test with the race detector, with the services the tests need. The fault
+## scenarios (internal/faults) kill real processes and take minutes: make faults runs them.
 test: vet
 	scripts/with-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@echo "make test: the fault scenarios of internal/faults were skipped; run them with make faults (CI does)"
 
 ## test-short: unit tests only, no services.
 test-short:

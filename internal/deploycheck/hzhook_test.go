@@ -184,7 +184,7 @@ func checkHooksSecret(t tb, o overlay, m *manifest) {
 
 		tmp := filepath.Join(t.TempDir(), path.Base(file))
 		require.NoError(t, os.WriteFile(tmp, []byte(content), 0o600))
-		_, err := verify.LoadStore(tmp, slog.New(slog.DiscardHandler))
+		_, err := verify.LoadStore(tmp, slog.New(slog.DiscardHandler), nil)
 		if o.hooksFilled {
 			assert.NoError(t, err, "Secret %s: the receiver cannot load its hooks file", name)
 		} else {

@@ -197,7 +197,16 @@ func TestRedriveAfterFixProcessesOnce(t *testing.T) {
 		queue.HeaderDLQHandler, queue.HeaderDLQTime, queue.HeaderDLQSubject, queue.HeaderDLQSeq} {
 		assert.Empty(t, m.Header.Get(k), k)
 	}
-	time.Sleep(300 * time.Millisecond) // a duplicate would have arrived by now; checked below
+	// Everything the stream holds, the redriven message included, has been delivered and settled:
+	// a second copy would have been handled by now.
+	require.Eventually(t, func() bool {
+		c, err := conn.JS.Consumer(ctx, queue.StreamEvents, "dlq-test")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= r.StreamSeq
+	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 1, h.calls("4"))
 }
 

@@ -36,7 +36,7 @@ func TestAuthorize(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "already authorized")
 
-	s, err := rules.Load(path, nil)
+	s, err := rules.Load(path, nil, nil)
 	require.NoError(t, err)
 	p := s.Policy()
 	require.Len(t, p.Authorizations, 2)

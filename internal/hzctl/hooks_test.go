@@ -49,7 +49,7 @@ func loadHooks(t *testing.T, path string) map[string][]string {
 	for _, h := range f.Hooks {
 		out[h.Org+"/"+h.ID] = h.Secrets
 	}
-	_, err = verify.LoadStore(path, nil)
+	_, err = verify.LoadStore(path, nil, nil)
 	require.NoError(t, err, "the receiver accepts the file")
 	return out
 }

@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	}()
 
 	if cfg.SecretsFile != "" {
-		if a.secrets, err = verify.LoadStore(cfg.SecretsFile, log); err != nil {
+		if a.secrets, err = verify.LoadStore(cfg.SecretsFile, log, d.Registry); err != nil {
 			return nil, fmt.Errorf("load hook secrets: %w", err)
 		}
 	} else {

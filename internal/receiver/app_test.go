@@ -391,7 +391,9 @@ func TestWebhookSecretRotationAndReload(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, withSecret(testSecret))
 
 	require.NoError(t, os.WriteFile(h.secrets, []byte("hooks: [ broken"), 0o600)) // a broken reload keeps the old secrets
-	time.Sleep(200 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		return strings.Contains(h.metrics(), `hz_config_checks_total{file="secrets",outcome="invalid"}`)
+	}, 5*time.Second, 20*time.Millisecond, "the broken file was read and refused")
 	assert.Equal(t, http.StatusNoContent, withSecret(newSecret))
 
 	h.writeSecrets(newSecret) // old secret retired

@@ -119,7 +119,7 @@ func TestReceiverStartsBeforeNATS(t *testing.T) {
 	go func() { done <- app.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	time.Sleep(300 * time.Millisecond)
+	require.Eventually(t, func() bool { return h.readyz() != 0 }, 10*time.Second, 20*time.Millisecond, "the admin listener answers")
 	assert.Equal(t, http.StatusServiceUnavailable, h.readyz(), "not ready without NATS")
 
 	h.startNATS(port)

@@ -59,7 +59,7 @@ func TestAddAuthorizationCreatesTheFileAndRefusesBadInput(t *testing.T) {
 	added, err := AddAuthorization(path, AuthorizationSpec{TBSSHA256: tbsA})
 	require.NoError(t, err)
 	assert.True(t, added)
-	p, err := Load(path, nil)
+	p, err := Load(path, nil, nil)
 	require.NoError(t, err)
 	assert.Len(t, p.Policy().Authorizations, 1)
 

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hzhook/hzhook/internal/filewatch"
 )
 
@@ -19,14 +21,14 @@ type Store struct {
 	current atomic.Pointer[Policy]
 }
 
-// Load reads and validates the rules file at path. log receives Watch's reload records; nil
-// discards them.
-func Load(path string, log *slog.Logger) (*Store, error) {
+// Load reads and validates the rules file at path. log receives Watch's reload records (nil
+// discards them) and reg its checks (hz_config_checks_total{file="rules"}; nil: not exported).
+func Load(path string, log *slog.Logger, reg prometheus.Registerer) (*Store, error) {
 	s := &Store{path: path}
 	s.file = filewatch.New(path, "rules", s.apply, func() []any {
 		p := s.Policy()
 		return []any{"watch", len(p.Watch), "authorizations", len(p.Authorizations)}
-	}, log)
+	}, log, reg)
 	if err := s.file.Load(); err != nil {
 		return nil, err
 	}

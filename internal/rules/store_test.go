@@ -19,7 +19,7 @@ func TestStoreReloadsOnContentChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("watch: [example.com]\n"), 0o600))
 	var logs testenv.Buffer
-	s, err := Load(path, slog.New(slog.NewJSONHandler(&logs, nil)))
+	s, err := Load(path, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 	require.NoError(t, err)
 	require.Len(t, s.Policy().Watch, 1)
 
@@ -47,10 +47,10 @@ func TestStoreReloadsOnContentChange(t *testing.T) {
 func TestLoadRefusesAnInvalidFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("rules:\n  weakKey: yes please\n"), 0o600))
-	_, err := Load(path, nil)
+	_, err := Load(path, nil, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 2: rules.weakKey")
 
-	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), nil)
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), nil, nil)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

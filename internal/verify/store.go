@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hzhook/hzhook/internal/filewatch"
@@ -58,11 +59,12 @@ func NewStore(hooks []Hook) (*Store, error) {
 	return s, nil
 }
 
-// LoadStore reads and validates the YAML (or JSON) secrets file at path.
-// log receives Watch's reload records; nil discards them.
-func LoadStore(path string, log *slog.Logger) (*Store, error) {
+// LoadStore reads and validates the YAML (or JSON) secrets file at path. log receives Watch's
+// reload records (nil discards them) and reg its checks (hz_config_checks_total{file="secrets"};
+// nil: not exported).
+func LoadStore(path string, log *slog.Logger, reg prometheus.Registerer) (*Store, error) {
 	s := &Store{}
-	s.file = filewatch.New(path, "secrets", s.apply, func() []any { return []any{"hooks", s.Hooks()} }, log)
+	s.file = filewatch.New(path, "secrets", s.apply, func() []any { return []any{"hooks", s.Hooks()} }, log, reg)
 	if err := s.file.Load(); err != nil {
 		return nil, err
 	}

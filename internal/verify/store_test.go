@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -94,7 +95,7 @@ hooks:
 			path := filepath.Join(t.TempDir(), tc.file)
 			writeFile(t, path, tc.content)
 
-			s, err := LoadStore(path, nil)
+			s, err := LoadStore(path, nil, nil)
 			require.NoError(t, err)
 			assert.Equal(t, 2, s.Hooks())
 			assert.Equal(t, []string{testSecret}, s.Lookup(testOrg, testHookID))
@@ -159,7 +160,7 @@ func TestLoadStoreErrors(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "secrets.yaml")
 			writeFile(t, path, tc.content)
 
-			s, err := LoadStore(path, nil)
+			s, err := LoadStore(path, nil, nil)
 			require.Error(t, err)
 			assert.Nil(t, s)
 			msg := err.Error()
@@ -178,7 +179,7 @@ func TestLoadStoreErrors(t *testing.T) {
 
 func TestLoadStoreMissingFile(t *testing.T) {
 	t.Parallel()
-	_, err := LoadStore(filepath.Join(t.TempDir(), "absent.yaml"), nil)
+	_, err := LoadStore(filepath.Join(t.TempDir(), "absent.yaml"), nil, nil)
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -247,7 +248,7 @@ func TestReload(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "secrets.yaml")
 	writeFile(t, path, hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret}}))
-	s, err := LoadStore(path, nil)
+	s, err := LoadStore(path, nil, nil)
 	require.NoError(t, err)
 
 	writeFile(t, path, hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret2}}))
@@ -267,7 +268,7 @@ func TestWatch(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secrets.yaml")
 		writeFile(t, path, hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret}}))
 		log, logs := newTestLogger()
-		s, err := LoadStore(path, log)
+		s, err := LoadStore(path, log, nil)
 		require.NoError(t, err)
 		startWatch(t, s)
 
@@ -290,7 +291,8 @@ func TestWatch(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secrets.yaml")
 		writeFile(t, path, hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret}}))
 		log, logs := newTestLogger()
-		s, err := LoadStore(path, log)
+		reg := prometheus.NewRegistry()
+		s, err := LoadStore(path, log, reg)
 		require.NoError(t, err)
 		startWatch(t, s)
 
@@ -306,7 +308,7 @@ func TestWatch(t *testing.T) {
 		}
 
 		// The same broken content is reported once, not on every poll.
-		time.Sleep(20 * watchInterval)
+		require.Eventually(t, func() bool { return checks(t, reg, "invalid") >= 5 }, waitFor, tick)
 		assert.Equal(t, 1, strings.Count(logs.String(), "secrets file invalid"))
 
 		// A fixed file is picked up again.
@@ -321,14 +323,15 @@ func TestWatch(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "secrets.yaml")
 		writeFile(t, path, hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret}}))
 		log, logs := newTestLogger()
-		s, err := LoadStore(path, log)
+		reg := prometheus.NewRegistry()
+		s, err := LoadStore(path, log, reg)
 		require.NoError(t, err)
 		startWatch(t, s)
 
 		require.NoError(t, os.Remove(path))
 		require.Eventually(t, func() bool { return strings.Contains(logs.String(), "secrets file unreadable") }, waitFor, tick)
 		assert.Equal(t, []string{testSecret}, s.Lookup("demo", "abc"))
-		time.Sleep(20 * watchInterval)
+		require.Eventually(t, func() bool { return checks(t, reg, "unreadable") >= 5 }, waitFor, tick)
 		assert.Equal(t, 1, strings.Count(logs.String(), "secrets file unreadable"))
 	})
 
@@ -344,7 +347,7 @@ func TestWatch(t *testing.T) {
 		path := filepath.Join(dir, "secrets.yaml")
 		require.NoError(t, os.Symlink(filepath.Join("..data", "secrets.yaml"), path))
 
-		s, err := LoadStore(path, nil)
+		s, err := LoadStore(path, nil, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{testSecret}, s.Lookup("demo", "abc"))
 		startWatch(t, s)
@@ -370,7 +373,7 @@ func TestLookupConcurrentWithReload(t *testing.T) {
 		hooksYAML(Hook{Org: "demo", ID: "abc", Secrets: []string{testSecret2}}),
 	}
 	writeFile(t, path, contents[0])
-	s, err := LoadStore(path, nil)
+	s, err := LoadStore(path, nil, nil)
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
@@ -392,4 +395,24 @@ func TestLookupConcurrentWithReload(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// checks is the value of hz_config_checks_total{file="secrets",outcome=outcome} on reg.
+func checks(t *testing.T, reg prometheus.Gatherer, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "hz_config_checks_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

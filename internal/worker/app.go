@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		}
 	}()
 	if cfg.Alerts.Rules != "" {
-		if a.rules, err = rules.Load(cfg.Alerts.Rules, d.Log.With("component", "rules")); err != nil {
+		if a.rules, err = rules.Load(cfg.Alerts.Rules, d.Log.With("component", "rules"), d.Registry); err != nil {
 			return nil, fmt.Errorf("--rules: %w", err)
 		}
 	}
