@@ -1,4 +1,3 @@
-// Command hzctl is the hzhook operator tool. Run it without arguments for its commands.
 package main
 
 import (

@@ -1,4 +1,3 @@
-// Package hzctl is the operator CLI: one command per file, each with its own flags and --help.
 package hzctl
 
 import (

@@ -1,7 +1,3 @@
-// Package ingest is the worker's event handler: it turns ct.entry and pki.cert.new messages into
-// inventory rows, judges each certificate against the policy, writes a batch with its findings in
-// one transaction, and then puts the alerts of new findings on HZ_ALERTS through the outbox. A
-// message is done only when both happened.
 package ingest
 
 import (

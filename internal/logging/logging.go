@@ -1,4 +1,3 @@
-// Package logging builds the JSON slog logger every hzhook binary uses.
 package logging
 
 import (

@@ -1,6 +1,3 @@
-// Package queue holds hzhook's use of NATS JetStream: stream and subject names, the headers every
-// stored event carries, stream set-up, publishing with acknowledgement, dead letters, and an embedded
-// server for development and tests.
 package queue
 
 import (

@@ -1,6 +1,3 @@
-// Package receiver is the intake service: the webhook listener (and later other sources) in front of
-// JetStream, with its admin listener. cmd/receiver parses the configuration and calls Run; tests boot
-// the same App on 127.0.0.1:0.
 package receiver
 
 import (

@@ -1,7 +1,3 @@
-// Package worker is the event worker: one worker group (a set of event types) consumes HZ_EVENTS
-// through its durable consumer with internal/dispatch, validates and handles each event, and serves
-// the admin listener (health, metrics, dead-letter API). Run boots it; New and App.Run let tests
-// boot it with their own handlers.
 package worker
 
 import (

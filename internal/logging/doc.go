@@ -1,0 +1,2 @@
+// Package logging builds the JSON slog logger every hzhook binary uses.
+package logging
