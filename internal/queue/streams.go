@@ -22,57 +22,43 @@ func DefaultStreamOptions() StreamOptions {
 	return StreamOptions{Replicas: 1, MaxAge: 14 * 24 * time.Hour, MaxBytes: -1, Duplicates: 10 * time.Minute, DLQMaxAge: 0}
 }
 
-// Every stream uses file storage and DiscardNew: a full stream refuses new messages (the receiver
-// answers 503 and Hardenize retries; an alert's publisher retries) instead of silently discarding
-// old, possibly unprocessed ones.
-
-func eventsStream(o StreamOptions) jetstream.StreamConfig {
+// limits is a stream of hzhook: file storage and DiscardNew, so that a full stream refuses new
+// messages (the receiver answers 503 and Hardenize retries; an alert's publisher retries) instead of
+// silently discarding old, possibly unprocessed ones.
+func limits(name, description, subjects string, maxAge time.Duration, maxBytes int64, o StreamOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        StreamEvents,
-		Description: "Hardenize events accepted by hzhook receivers",
-		Subjects:    []string{EventsSubjectPrefix + "*"},
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardNew,
-		MaxAge:      o.MaxAge,
-		MaxBytes:    o.MaxBytes,
+		MaxAge:      maxAge,
+		MaxBytes:    maxBytes,
 		Duplicates:  o.Duplicates,
-		Replicas:    o.Replicas,
+		Replicas:    max(o.Replicas, 1),
 	}
+}
+
+func eventsStream(o StreamOptions) jetstream.StreamConfig {
+	return limits(StreamEvents, "Hardenize events accepted by hzhook receivers", EventsSubjectPrefix+"*", o.MaxAge, o.MaxBytes, o)
 }
 
 func dlqStream(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        StreamDLQ,
-		Description: "hzhook dead letters: original message plus error headers",
-		Subjects:    []string{DLQSubjectPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardNew,
-		MaxAge:      o.DLQMaxAge,
-		MaxBytes:    -1,
-		Replicas:    o.Replicas,
-	}
+	// Dead letters are the last copy of something: no size limit. The duplicate window is the
+	// server's default.
+	o.Duplicates = 0
+	return limits(StreamDLQ, "hzhook dead letters: original message plus error headers", DLQSubjectPrefix+">", o.DLQMaxAge, -1, o)
 }
 
 func alertsStream(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        StreamAlerts,
-		Description: "hzhook alerts: one message per finding of an issuance, consumed by each sink",
-		Subjects:    []string{AlertsSubjectPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardNew,
-		MaxAge:      o.MaxAge,
-		MaxBytes:    o.MaxBytes,
-		Duplicates:  o.Duplicates,
-		Replicas:    o.Replicas,
-	}
+	return limits(StreamAlerts, "hzhook alerts: one message per finding of an issuance, consumed by each sink",
+		AlertsSubjectPrefix+">", o.MaxAge, o.MaxBytes, o)
 }
 
 // EnsureStreams creates HZ_EVENTS and HZ_DLQ, or updates their limits (the receiver's job).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	return ensure(ctx, js, eventsStream(withReplicas(o)), dlqStream(withReplicas(o)))
+	return ensure(ctx, js, eventsStream(o), dlqStream(o))
 }
 
 // EnsureAlertStream creates HZ_ALERTS, or updates its limits (the worker's job), with the
@@ -84,12 +70,7 @@ func EnsureAlertStream(ctx context.Context, js jetstream.JetStream) error {
 		c := s.CachedInfo().Config
 		o.Replicas, o.MaxAge, o.MaxBytes, o.Duplicates = c.Replicas, c.MaxAge, c.MaxBytes, c.Duplicates
 	}
-	return ensure(ctx, js, alertsStream(withReplicas(o)))
-}
-
-func withReplicas(o StreamOptions) StreamOptions {
-	o.Replicas = max(o.Replicas, 1)
-	return o
+	return ensure(ctx, js, alertsStream(o))
 }
 
 func ensure(ctx context.Context, js jetstream.JetStream, cfgs ...jetstream.StreamConfig) error {
