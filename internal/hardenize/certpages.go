@@ -123,7 +123,11 @@ func (c *Client) ListCertsPage(ctx context.Context, cur CertCursor, onStatus fun
 		case err != nil:
 			return CertPage{}, fmt.Errorf("list certificates: %w", err)
 		case p.notReady:
-			cur.Ready = false // results not there yet after all (303): poll again
+			// Results not there yet after all (303): wait, then poll the status again.
+			cur.Ready = false
+			if err := c.opts.Sleep(ctx, c.opts.PollInterval); err != nil {
+				return CertPage{}, fmt.Errorf("list certificates: wait for operation %s: %w", cur.Operation, err)
+			}
 			continue
 		case p.failure != nil:
 			return CertPage{}, fmt.Errorf("list certificates: operation %s failed: %w", cur.Operation, p.failure)

@@ -47,10 +47,15 @@ func (s OperationStatus) Succeeded() bool {
 // the 202 answer. It is retried only when refused (429, 502, 503, 504), so it starts at most one
 // operation per call, except where a refused request had started one anyway.
 func (c *Client) startOperation(ctx context.Context, path string, query url.Values) (OperationStatus, error) {
-	var st OperationStatus
-	r, err := c.doReply(ctx, http.MethodPost, path, query, nil, &st)
+	r, err := c.doReply(ctx, http.MethodPost, path, query, nil, nil)
 	if err != nil {
 		return OperationStatus{}, err
+	}
+	var st OperationStatus
+	if len(bytes.TrimSpace(r.body)) > 0 {
+		if err := json.Unmarshal(r.body, &st); err != nil {
+			return OperationStatus{}, fmt.Errorf("POST %s: decode answer: %w", path, err)
+		}
 	}
 	if st.ID == "" {
 		// The Location header is the status link; its last segment is the id.
