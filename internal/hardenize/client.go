@@ -18,12 +18,14 @@ import (
 const DefaultBaseURL = "https://api.hardenize.com/v1/org/{org}/"
 
 const (
-	defaultMaxRetries = 5
-	defaultMinBackoff = time.Second
-	defaultMaxBackoff = time.Minute // the seed: "wait for a full minute" restores the burst allowance
-	maxErrorBody      = 64 << 10
-	maxBody           = 32 << 20
-	userAgent         = "hzctl (hzhook)"
+	defaultMaxRetries      = 5
+	defaultMinBackoff      = time.Second
+	defaultMaxBackoff      = time.Minute // the seed: "wait for a full minute" restores the burst allowance
+	defaultPollInterval    = 2 * time.Second
+	defaultMaxPollInterval = 30 * time.Second
+	maxErrorBody           = 64 << 10
+	maxBody                = 32 << 20
+	userAgent              = "hzctl (hzhook)"
 )
 
 // Credentials are the HTTP Basic credentials of a Hardenize service account.
@@ -41,16 +43,24 @@ type Options struct {
 	MaxRetries  int          // retries of a refused request (429, 5xx); 5 when 0, none when negative
 	MinBackoff  time.Duration
 	MaxBackoff  time.Duration
-	// Sleep waits between retries; tests pass a fast one. It must return ctx.Err() when ctx ends.
+	// Sleep waits between retries and between operation polls; tests pass a fast one. It must
+	// return ctx.Err() when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock (Retry-After dates, cursor and listing timestamps); time.Now when nil.
+	Now func() time.Time
+	// PollInterval is the first wait before polling an asynchronous operation again; it doubles
+	// up to MaxPollInterval. 2s and 30s when 0: the API allows about one request a second.
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
 }
 
 // Client calls the Organization API of one organization.
 type Client struct {
-	base  *url.URL
-	creds Credentials
-	http  *http.Client
-	opts  Options
+	base       *url.URL
+	creds      Credentials
+	http       *http.Client
+	noRedirect *http.Client // http that returns redirects instead of following them
+	opts       Options
 }
 
 // New returns a Client for o.Org.
@@ -87,7 +97,19 @@ func New(o Options) (*Client, error) {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	return &Client{base: base, creds: o.Credentials, http: o.HTTPClient, opts: o}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = defaultPollInterval
+	}
+	if o.MaxPollInterval <= 0 {
+		o.MaxPollInterval = defaultMaxPollInterval
+	}
+	o.MaxPollInterval = max(o.MaxPollInterval, o.PollInterval)
+	noRedirect := *o.HTTPClient
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: base, creds: o.Credentials, http: o.HTTPClient, noRedirect: &noRedirect, opts: o}, nil
 }
 
 // Org is the organization label the client works on.
@@ -97,77 +119,129 @@ func (c *Client) Org() string { return c.opts.Org }
 // the base URL and already escaped. Refused requests (429, 502, 503, 504 and, for requests that
 // change nothing, every 5xx and network error) are retried.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	raw := c.base.String() + path
-	if len(query) > 0 {
-		raw += "?" + query.Encode()
-	}
-	u, err := url.Parse(raw)
+	_, err := c.doReply(ctx, method, path, query, in, out)
+	return err
+}
+
+// doReply is do that also returns the answer, for callers that need its status or headers.
+func (c *Client) doReply(ctx context.Context, method, path string, query url.Values, in, out any) (reply, error) {
+	u, err := c.url(path, query)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	var body []byte
 	if in != nil {
 		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
+			return reply{}, fmt.Errorf("%s %s: encode request: %w", method, path, err)
 		}
 	}
-	idempotent := method == http.MethodGet || method == http.MethodDelete
+	r, err := c.send(ctx, request{method: method, url: u, body: body})
+	if err != nil {
+		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if out != nil && r.status != http.StatusNoContent {
+		if err := json.Unmarshal(r.body, out); err != nil {
+			return reply{}, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return r, nil
+}
+
+// url is the absolute URL of path (relative to the base URL, already escaped) with query.
+func (c *Client) url(path string, query url.Values) (*url.URL, error) {
+	raw := c.base.String() + path
+	if len(query) > 0 {
+		raw += "?" + query.Encode()
+	}
+	return url.Parse(raw)
+}
+
+// request is one API request; header holds extra headers (Range). With keep3xx a redirect is not
+// followed but returned, as the operation results endpoint's 303 must be.
+type request struct {
+	method  string
+	url     *url.URL
+	header  http.Header
+	body    []byte
+	keep3xx bool
+}
+
+// reply is an accepted answer: any 2xx, or a 3xx when the request asked to keep it, its body read
+// whole.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send sends req, retrying refused attempts as do documents, and returns the accepted answer or
+// an *APIError (wrapped) for any other.
+func (c *Client) send(ctx context.Context, req request) (reply, error) {
+	idempotent := req.method == http.MethodGet || req.method == http.MethodDelete
 	for attempt := 0; ; attempt++ {
-		retry, wait, err := c.once(ctx, method, u, body, out, idempotent)
+		r, retry, wait, err := c.once(ctx, req, idempotent)
 		if err == nil {
-			return nil
+			return r, nil
 		}
 		if !retry || c.opts.MaxRetries < 0 || attempt >= c.opts.MaxRetries {
-			return fmt.Errorf("%s %s: %w", method, path, err)
+			return reply{}, err
 		}
 		if wait <= 0 {
 			wait = c.backoff(attempt)
 		}
 		if err := c.opts.Sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%s %s: %w (giving up: %w)", method, path, err, ctx.Err())
+			return reply{}, fmt.Errorf("%w (giving up: %w)", err, ctx.Err())
 		}
 	}
 }
 
-func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byte, out any, idempotent bool) (retry bool, wait time.Duration, err error) {
+func (c *Client) once(ctx context.Context, r request, idempotent bool) (_ reply, retry bool, wait time.Duration, err error) {
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), rd)
 	if err != nil {
-		return false, 0, fmt.Errorf("build request: %w", err)
+		return reply{}, false, 0, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	req.SetBasicAuth(c.creds.User, c.creds.Password)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	if body != nil {
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if r.keep3xx {
+		hc = c.noRedirect
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return idempotent && ctx.Err() == nil, 0, err
+		return reply{}, idempotent && ctx.Err() == nil, 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out == nil || resp.StatusCode == http.StatusNoContent {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-			return false, 0, nil
+	code := resp.StatusCode
+	if code >= 200 && code < 300 || r.keep3xx && code >= 300 && code < 400 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		if err != nil {
+			return reply{}, idempotent && ctx.Err() == nil, 0, fmt.Errorf("read answer: %w", err)
 		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
-			return false, 0, fmt.Errorf("decode answer: %w", err)
+		if len(body) > maxBody {
+			return reply{}, false, 0, fmt.Errorf("answer is larger than %d MiB", maxBody>>20)
 		}
-		return false, 0, nil
+		return reply{status: code, header: resp.Header, body: body}, false, 0, nil
 	}
-	apiErr := newAPIError(resp.StatusCode, resp.Header, io.LimitReader(resp.Body, maxErrorBody))
-	switch code := resp.StatusCode; {
+	apiErr := newAPIError(code, resp.Header, io.LimitReader(resp.Body, maxErrorBody))
+	switch {
 	case code == http.StatusTooManyRequests, code == http.StatusBadGateway,
 		code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
-		return true, retryAfter(resp.Header.Get("Retry-After"), time.Now(), c.opts.MaxBackoff), apiErr
+		return reply{}, true, retryAfter(resp.Header.Get("Retry-After"), c.opts.Now(), c.opts.MaxBackoff), apiErr
 	case code >= 500:
-		return idempotent, retryAfter(resp.Header.Get("Retry-After"), time.Now(), c.opts.MaxBackoff), apiErr
+		return reply{}, idempotent, retryAfter(resp.Header.Get("Retry-After"), c.opts.Now(), c.opts.MaxBackoff), apiErr
 	}
-	return false, 0, apiErr
+	return reply{}, false, 0, apiErr
 }
 
 // backoff doubles from MinBackoff up to MaxBackoff.

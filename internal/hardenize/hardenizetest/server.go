@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,12 +27,19 @@ type Server struct {
 	delivery *http.Client
 	now      func() time.Time
 
-	mu        sync.Mutex
-	hooks     []*hardenize.EventHook
-	events    []storedEvent
-	throttle  int // the next throttle requests are answered 429
-	requests  map[string]int
-	testCalls []TestCall
+	mu          sync.Mutex
+	hooks       []*hardenize.EventHook
+	events      []storedEvent
+	certs       []*storedCert
+	ops         map[string]*operation
+	opPolls     int // status polls a new operation answers done: false
+	rowsPerPage int
+	failCode    int // the next operation fails with this status code
+	failMessage string
+	throttle    int    // the next throttle requests are answered 429
+	retryAfter  string // the Retry-After of those answers
+	requests    map[string]int
+	testCalls   []TestCall
 }
 
 // TestCall records one ;test call and its outcome.
@@ -43,7 +51,10 @@ type TestCall struct {
 
 // NewServer starts a fake API for org. Close it when done (or register s.Close with t.Cleanup).
 func NewServer(org string) *Server {
-	s := &Server{org: org, delivery: &http.Client{Timeout: 10 * time.Second}, now: time.Now, requests: map[string]int{}}
+	s := &Server{
+		org: org, delivery: &http.Client{Timeout: 10 * time.Second}, now: time.Now, requests: map[string]int{},
+		ops: map[string]*operation{}, opPolls: defaultOperationPolls, rowsPerPage: defaultRowsPerPage,
+	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -57,14 +68,19 @@ func (s *Server) Credentials() hardenize.Credentials {
 }
 
 // Throttle makes the next n requests answer 429 Too Many Requests with Retry-After: 0.
-func (s *Server) Throttle(n int) {
+func (s *Server) Throttle(n int) { s.ThrottleRetryAfter(n, 0) }
+
+// ThrottleRetryAfter makes the next n requests answer 429 Too Many Requests with a Retry-After of
+// d (whole seconds).
+func (s *Server) ThrottleRetryAfter(n int, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.throttle = n
+	s.throttle, s.retryAfter = n, strconv.Itoa(int(d/time.Second))
 }
 
-// Requests is how many requests reached the named endpoint ("events", "eventHooks", "test", ...),
-// 429 answers included.
+// Requests is how many requests reached the named endpoint, 429 answers included: "events",
+// "eventHooks", "test", "certs" (list and get), "listCerts", "operations" (status and cancel),
+// "results", ...
 func (s *Server) Requests(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,13 +130,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	endpoint, id, _ := strings.Cut(rest, "/")
-	action := ""
+	action, sub := "", ""
 	if i := strings.IndexByte(id, ';'); i >= 0 {
 		id, action = id[:i], id[i+1:]
 	}
+	if endpoint == "operations" {
+		id, sub, _ = strings.Cut(id, "/")
+	}
 	name := endpoint
-	if action != "" {
+	switch {
+	case action != "":
 		name = action
+	case sub != "":
+		name = sub
 	}
 	s.mu.Lock()
 	s.requests[name]++
@@ -128,6 +150,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if throttled {
 		s.throttle--
 	}
+	retryAfter := s.retryAfter
 	s.mu.Unlock()
 	if user, pass, ok := r.BasicAuth(); !ok || user != User || pass != Password {
 		writeError(w, http.StatusUnauthorized, "", "credentials not provided or invalid")
@@ -135,7 +158,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if throttled {
 		w.Header().Set("X-Request-Allowance", "r: 0/60 (+1/1s); c: 1/5")
-		w.Header().Set("Retry-After", "0")
+		w.Header().Set("Retry-After", retryAfter)
 		writeError(w, http.StatusTooManyRequests, "", "too many requests")
 		return
 	}
@@ -152,6 +175,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.deleteHook(w, id)
 	case endpoint == "events" && id == "" && r.Method == http.MethodGet:
 		s.listEvents(w, r)
+	case endpoint == "certs" && id == "" && action == "" && r.Method == http.MethodGet:
+		s.listCerts(w, r)
+	case endpoint == "certs" && id == "" && action == "listCerts" && r.Method == http.MethodPost:
+		s.startListCerts(w, r)
+	case endpoint == "certs" && id != "" && action == "" && !strings.Contains(id, "/") && r.Method == http.MethodGet:
+		s.getCert(w, id)
+	case endpoint == "operations" && id != "" && sub == "" && r.Method == http.MethodGet:
+		s.getOperation(w, id)
+	case endpoint == "operations" && id != "" && sub == "" && r.Method == http.MethodDelete:
+		s.cancelOperation(w, id)
+	case endpoint == "operations" && id != "" && sub == "results" && r.Method == http.MethodGet:
+		s.operationResults(w, r, id)
 	case endpoint == "eventTypes" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, map[string]any{"eventTypes": []hardenize.EventType{
 			{Name: "ct.entry", Available: true, Enabled: true}, {Name: "pki.cert.new", Available: true, Enabled: true},
