@@ -38,6 +38,7 @@ func checks() []check {
 		{"ingress publishes only the webhook path over TLS", checkIngress},
 		{"services select pods and target declared ports", checkServices},
 		{"NATS URL names a service, stream replicas match NATS", checkNATS},
+		{"nats.conf is one nats-server accepts, syncing every write", checkNATSConfig},
 		{"disruption budgets select pods and allow drains", checkPDBs},
 		{"network policies select pods and name declared ports", checkNetworkPolicies},
 		{"each deployment has exactly one autoscaler", checkAutoscalers},
