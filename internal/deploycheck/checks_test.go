@@ -195,6 +195,9 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"alert on a metric nobody defines", checkAlerts, "hz_webhooks_lost_total", func(t *testing.T, m *manifest) {
 			each[*prometheusRule](m)[0].Spec.Groups[0].Rules[0].Expr = "rate(hz_webhooks_lost_total[5m]) > 0"
 		}},
+		{"dashboard ConfigMap out of date", checkDashboardConfigMap, "does not hold deploy/grafana/hzhook.json", func(t *testing.T, m *manifest) {
+			m.configMap(dashboardConfigMap).Data["hzhook.json"] = "{}"
+		}},
 		{"alert on a label the metric lacks", checkAlerts, "has no label listner", func(t *testing.T, m *manifest) {
 			each[*prometheusRule](m)[0].Spec.Groups[0].Rules[0].Expr = `sum(rate(hz_http_requests_total{listner="webhook"}[5m])) > 0`
 		}},

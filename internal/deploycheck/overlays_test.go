@@ -46,6 +46,7 @@ func checks() []check {
 		{"spread constraints select their own pods", checkSpread},
 		{"service monitors select services and their ports", checkServiceMonitors},
 		{"alerts use metrics that are exported", checkAlerts},
+		{"the Grafana dashboard ConfigMap holds deploy/grafana/hzhook.json", checkDashboardConfigMap},
 	}
 }
 
