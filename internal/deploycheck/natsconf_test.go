@@ -74,8 +74,12 @@ func parseNATSConfig(conf, server0 string) (*server.Options, error) {
 // stores on the persistent volume, takes the receiver's largest body; server names are the pod names
 // (KEDA finds a consumer's leader by them); the routes name every node of the StatefulSet; ports,
 // pid file (lame duck preStop) and lame duck time fit the pod.
-func checkNATSConfig(t tb, _ overlay, m *manifest) {
+func checkNATSConfig(t tb, o overlay, m *manifest) {
 	ss := natsStatefulSet(m)
+	if o.externalNATS != "" {
+		assert.Nil(t, ss, "NATS is external, yet a StatefulSet nats is rendered")
+		return
+	}
 	require.NotNil(t, ss, "no StatefulSet nats")
 	c, conf := natsConfig(t, m, ss)
 	opts, err := parseNATSConfig(conf, ss.Name+"-0")
