@@ -170,3 +170,15 @@ imagePullSecrets:
 {{- end -}}
 hz-worker-{{ sortAlpha $tokens | join "-" }}
 {{- end }}
+
+{{/*
+A setting's value as the text of an environment variable. Helm reads numbers from values files as
+float64, which print as 1.048576e+06: whole numbers are printed as integers.
+*/}}
+{{- define "hzhook.envValue" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{ int64 . }}
+{{- else -}}
+{{ . }}
+{{- end -}}
+{{- end }}
