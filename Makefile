@@ -5,7 +5,7 @@ BIN       ?= bin
 LDFLAGS   ?= -s -w
 FUZZTIME  ?= 200000x
 
-.PHONY: all build test vet test-short fuzz faults bench clean
+.PHONY: all build test vet test-short tools fuzz faults bench clean
 
 all: build
 
@@ -15,15 +15,32 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
-## test: go vet and every test with the race detector, with the services the tests need. The fault
-## scenarios (internal/faults) kill real processes and take minutes: make faults runs them.
-test: vet
-	scripts/with-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
+## test: go vet and every test with the race detector, with the services the tests need (and the
+## helm CLI of make tools). The fault scenarios (internal/faults) kill real processes and take
+## minutes: make faults runs them.
+test: vet tools
+	HELM=$(HELM) scripts/with-services.sh $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@echo "make test: the fault scenarios of internal/faults were skipped; run them with make faults (CI does)"
 
 ## test-short: unit tests only, no services.
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+## tools: the helm CLI internal/deploycheck renders deploy/helm/hzhook with, built from its Go module
+## at a pinned version into bin/tools (not a project dependency: go install ignores our go.mod).
+## Stamped like helm's own release builds (its version, and Kubernetes 1.$(HELM_K8S_MINOR) from the
+## client-go it is built with as the default of --kube-version). Rebuilt only when the version differs.
+HELM_VERSION   ?= v3.22.0
+HELM_K8S_MINOR ?= 37
+HELM           ?= $(abspath $(BIN))/tools/helm
+HELM_LDFLAGS   := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
+tools:
+	@if [ "$$($(HELM) version --template '{{.Version}}' 2>/dev/null)" != "$(HELM_VERSION)" ]; then \
+		echo "building helm $(HELM_VERSION) into $(dir $(HELM))"; \
+		GOBIN=$(dir $(HELM)) CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
+	fi
 
 ## fuzz: each fuzz target for $(FUZZTIME) executions (a count, not a duration: Go 1.26's fuzz
 ## coordinator can fail a clean run with "context deadline exceeded" when a -fuzztime duration ends,

@@ -159,6 +159,14 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"stream replicas differ from the NATS nodes", checkNATS, "HZ_STREAM_REPLICAS", func(t *testing.T, m *manifest) {
 			receiverConfig(t, m).Data["HZ_STREAM_REPLICAS"] = "1"
 		}},
+		{"JetStream acknowledging before the disk has the write", checkNATSConfig, "sync_interval: always", func(t *testing.T, m *manifest) {
+			cm := m.configMap(find[*appsv1.StatefulSet](t, m, "nats").Spec.Template.Spec.Volumes[0].ConfigMap.Name)
+			cm.Data["nats.conf"] = strings.Replace(cm.Data["nats.conf"], "sync_interval: always", `sync_interval: "2m"`, 1)
+		}},
+		{"routes missing a node", checkNATSConfig, "every node", func(t *testing.T, m *manifest) {
+			cm := m.configMap(find[*appsv1.StatefulSet](t, m, "nats").Spec.Template.Spec.Volumes[0].ConfigMap.Name)
+			cm.Data["nats.conf"] = strings.Replace(cm.Data["nats.conf"], "nats://nats-2.nats-headless:6222", "", 1)
+		}},
 		{"budget selecting no pods", checkPDBs, "selects no pods", func(t *testing.T, m *manifest) {
 			find[*policyv1.PodDisruptionBudget](t, m, "receiver").Spec.Selector.MatchLabels["app.kubernetes.io/component"] = "reciever"
 		}},
@@ -186,6 +194,12 @@ func TestChecksCatchMistakes(t *testing.T) {
 		}},
 		{"alert on a metric nobody defines", checkAlerts, "hz_webhooks_lost_total", func(t *testing.T, m *manifest) {
 			each[*prometheusRule](m)[0].Spec.Groups[0].Rules[0].Expr = "rate(hz_webhooks_lost_total[5m]) > 0"
+		}},
+		{"dashboard ConfigMap out of date", checkDashboardConfigMap, "does not hold deploy/grafana/hzhook.json", func(t *testing.T, m *manifest) {
+			m.configMap(dashboardConfigMap).Data["hzhook.json"] = "{}"
+		}},
+		{"alert on a label the metric lacks", checkAlerts, "has no label listner", func(t *testing.T, m *manifest) {
+			each[*prometheusRule](m)[0].Spec.Groups[0].Rules[0].Expr = `sum(rate(hz_http_requests_total{listner="webhook"}[5m])) > 0`
 		}},
 	}
 	for _, tc := range cases {

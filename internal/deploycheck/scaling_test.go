@@ -87,6 +87,9 @@ func checkWorkers(t tb, o overlay, m *manifest) {
 				assert.NoError(t, err, "ScaledObject %s lagThreshold", so.Metadata.Name)
 				host, p, err := net.SplitHostPort(tr.Metadata["natsServerMonitoringEndpoint"])
 				require.NoError(t, err, "ScaledObject %s natsServerMonitoringEndpoint", so.Metadata.Name)
+				if o.externalNATS != "" {
+					continue // the monitoring endpoint of a cluster outside the manifest
+				}
 				svc := m.service(strings.Split(host, ".")[0])
 				require.NotNil(t, svc, "ScaledObject %s: monitoring endpoint %s is not a Service of the manifest", so.Metadata.Name, host)
 				assert.Equal(t, corev1.ClusterIPNone, svc.Spec.ClusterIP, "ScaledObject %s: KEDA finds a consumer's leader by node name, so use the headless Service", so.Metadata.Name)
@@ -111,6 +114,10 @@ func checkWorkers(t tb, o overlay, m *manifest) {
 // checkNATS: HZ_NATS_URL names a Service port that reaches NATS, and the receiver creates its streams
 // with as many replicas as the NATS cluster has nodes.
 func checkNATS(t tb, o overlay, m *manifest) {
+	if o.externalNATS != "" {
+		checkExternalNATS(t, o, m)
+		return
+	}
 	var nats *appsv1.StatefulSet
 	for _, ss := range each[*appsv1.StatefulSet](m) {
 		if ss.Name == "nats" {
@@ -148,6 +155,25 @@ func checkNATS(t tb, o overlay, m *manifest) {
 		for _, w := range servicePods(t, m, svc) {
 			cp, ok := containerPort(&w.Template.Spec, sp.TargetPort)
 			assert.True(t, ok && cp.ContainerPort == 4222, "%s: HZ_NATS_URL reaches %s port %s, not the NATS client port", h, w, sp.TargetPort.String())
+		}
+	}
+}
+
+// checkExternalNATS: with a NATS cluster outside the manifest, no NATS of its own is rendered, every
+// hzhook container connects to that cluster, and the streams get as many replicas as it has nodes.
+func checkExternalNATS(t tb, o overlay, m *manifest) {
+	for _, w := range m.workloads() {
+		assert.NotEqual(t, "nats", w.Name, "NATS is external, yet %s is rendered", w)
+	}
+	for _, h := range m.hzContainers(t) {
+		cfg, err := parseConfig(h)
+		require.NoError(t, err, "%s", h)
+		switch c := cfg.(type) {
+		case *receiver.Config:
+			assert.Equal(t, o.externalNATS, c.NATSURL, "%s: HZ_NATS_URL", h)
+			assert.Equal(t, int(o.natsReplicas), c.StreamReplicas, "%s: HZ_STREAM_REPLICAS must equal the NATS nodes", h)
+		case *worker.Config:
+			assert.Equal(t, o.externalNATS, c.NATSURL, "%s: HZ_NATS_URL", h)
 		}
 	}
 }

@@ -127,7 +127,12 @@ func checkSpread(t tb, _ overlay, m *manifest) {
 }
 
 // checkServiceMonitors: each monitor selects Services and scrapes ports they have.
-func checkServiceMonitors(t tb, _ overlay, m *manifest) {
+func checkServiceMonitors(t tb, o overlay, m *manifest) {
+	if o.noMonitoring {
+		assert.Empty(t, each[*serviceMonitor](m), "monitoring is off, yet there is a ServiceMonitor")
+		return
+	}
+	require.NotEmpty(t, each[*serviceMonitor](m), "no ServiceMonitor")
 	for _, sm := range each[*serviceMonitor](m) {
 		sel := selector(t, &sm.Spec.Selector, "ServiceMonitor "+sm.Metadata.Name)
 		var matched int
