@@ -1,10 +1,8 @@
 package corpus
 
 import (
-	"crypto/dsa"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zmap/zcrypto/dsa"
+	"github.com/zmap/zcrypto/rsa"
 	"github.com/zmap/zcrypto/x509"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -129,9 +129,9 @@ func hasWildcard(hosts []string) bool {
 // keyInfo is keyAlg, keyLen and keyStrength as Hardenize states them.
 func keyInfo(pub any) (alg string, bits, strength int) {
 	switch k := pub.(type) {
-	case *rsa.PublicKey:
+	case *rsa.PublicKey: // zcrypto's, with a big.Int exponent
 		return "RSA", k.N.BitLen(), finiteField(k.N.BitLen())
-	case *dsa.PublicKey:
+	case *dsa.PublicKey: // zcrypto's
 		return "DSA", k.P.BitLen(), min(finiteField(k.P.BitLen()), k.Q.BitLen()/2)
 	case *x509.AugmentedECDSA:
 		return "EC", k.Pub.Curve.Params().BitSize, k.Pub.Curve.Params().BitSize / 2
