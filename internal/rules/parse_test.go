@@ -28,6 +28,11 @@ func TestExampleRulesFile(t *testing.T) {
 	assert.Equal(t, []int{30, 14, 7}, p.Rules.ExpiringDays)
 	require.Len(t, p.Authorizations, 2)
 	assert.Equal(t, "renewals on the load balancer key", p.Authorizations[1].Note)
+	assert.Equal(t, lint.DefaultSources(), p.Lints.Sources)
+	assert.Equal(t, []string{"e_rsa_fermat_factorization"}, p.Lints.Include)
+	assert.Equal(t, []string{"e_prohibit_dsa_usage"}, p.Lints.Alert.Include)
+	_, err = lint.New(p.Lints)
+	require.NoError(t, err)
 }
 
 func TestParseDefaults(t *testing.T) {
