@@ -56,7 +56,8 @@ func (l *Linter) Config() Config { return l.cfg.clone() }
 func (l *Linter) Names() []string { return slices.Clone(l.names) }
 
 // Version returns the zlint module version ("v3.7.3"), or "unknown" when the binary does not
-// record it. Stored with results, it tells which certificates to lint again after an upgrade.
+// record it (test binaries do not). Stored with results, it tells which certificates to lint
+// again after an upgrade.
 func (l *Linter) Version() string { return l.version }
 
 // Lint parses der with zcrypto and lints it. The error wraps ErrUnparsable when zcrypto cannot
