@@ -72,7 +72,8 @@ type CertCtLog struct {
 
 // DecodeCertificate decodes and validates the pki.cert.new payload in
 // e.Data. It requires sha256 (64 hex digits), serial (hex), notBefore,
-// notAfter and pem, whose base64 DER must hash to sha256; optional hex
+// notAfter (present and not null; Go's zero time 0001-01-01T00:00:00Z is a
+// value some real certificates carry, not an absence) and pem, whose base64 DER must hash to sha256; optional hex
 // fingerprints (tbsSha256, spkiSha256, parentHashes) must be well formed.
 // Fingerprints and serial are returned lowercased. e.Type is not checked.
 //
@@ -80,7 +81,15 @@ type CertCtLog struct {
 // stored and alerted on): then parsed is nil, parseErr says why, and err is
 // nil. err is a *PermanentError naming the field for any other problem.
 func DecodeCertificate(e Event) (c Certificate, parsed *x509.Certificate, parseErr error, err error) {
-	if err := json.Unmarshal(e.Data, &c); err != nil {
+	// Presence is not the same as a non-zero value: a real certificate may say notBefore
+	// 00010101000000Z, which is Go's zero time, and it must be stored, not refused. The pointer
+	// fields shadow the embedded ones (shallower wins in encoding/json), so one pass tells both.
+	in := struct {
+		*certificateFields
+		NotBefore *time.Time `json:"notBefore"`
+		NotAfter  *time.Time `json:"notAfter"`
+	}{certificateFields: (*certificateFields)(&c)}
+	if err := json.Unmarshal(e.Data, &in); err != nil {
 		return Certificate{}, nil, nil, certErr("data", err)
 	}
 	if c.SHA256, err = requiredSHA256(c.SHA256); err != nil {
@@ -92,12 +101,13 @@ func DecodeCertificate(e Event) (c Certificate, parsed *x509.Certificate, parseE
 	if c.Serial, err = normaliseHex(c.Serial); err != nil {
 		return Certificate{}, nil, nil, certErr("serial", err)
 	}
-	if c.NotBefore.IsZero() {
+	if in.NotBefore == nil {
 		return Certificate{}, nil, nil, certErr("notBefore", errMissing)
 	}
-	if c.NotAfter.IsZero() {
+	if in.NotAfter == nil {
 		return Certificate{}, nil, nil, certErr("notAfter", errMissing)
 	}
+	c.NotBefore, c.NotAfter = *in.NotBefore, *in.NotAfter
 	if c.TBSSHA256 != "" {
 		if c.TBSSHA256, err = normaliseSHA256(c.TBSSHA256); err != nil {
 			return Certificate{}, nil, nil, certErr("tbsSha256", err)
@@ -126,6 +136,9 @@ func DecodeCertificate(e Event) (c Certificate, parsed *x509.Certificate, parseE
 	}
 	return c, parsed, nil, nil
 }
+
+// certificateFields is Certificate without its methods, for decoding it inside another struct.
+type certificateFields Certificate
 
 func certErr(field string, err error) error {
 	return Permanent(fmt.Errorf("decode %s: %s: %w", TypeCertNew, field, err))

@@ -74,6 +74,18 @@ func TestDecodeCertificate(t *testing.T) {
 			},
 		},
 		{
+			// Real certificates say notBefore 00010101000000Z; Hardenize writes it as below.
+			name:     "notBefore is Go's zero time",
+			data:     with(good, "notBefore", "0001-01-01T00:00:00.000Z"),
+			wantLeaf: leaf,
+			check: func(t *testing.T, c Certificate) {
+				assert.True(t, c.NotBefore.IsZero())
+				assert.True(t, leaf.cert.NotAfter.Equal(c.NotAfter))
+				assert.Equal(t, leaf.sha, c.SHA256, "the other fields are still decoded")
+				assert.Equal(t, []string{issuer.sha}, c.ParentHashes)
+			},
+		},
+		{
 			name:     "precertificate",
 			data:     with(certificateData(pre, preIssuer), "precert", true),
 			wantLeaf: pre,
@@ -163,6 +175,8 @@ func TestDecodeCertificateRejects(t *testing.T) {
 		{"non-hex serial", with(good, "serial", "0x12"), "serial"},
 		{"missing notBefore", with(good, "notBefore", deleteKey{}), "notBefore"},
 		{"null notAfter", with(good, "notAfter", nil), "notAfter"},
+		{"null notBefore", with(good, "notBefore", nil), "notBefore"},
+		{"missing notAfter", with(good, "notAfter", deleteKey{}), "notAfter"},
 		{"bad tbsSha256", with(good, "tbsSha256", "zz"), "tbsSha256"},
 		{"bad spkiSha256", with(good, "spkiSha256", leaf.sha+"00"), "spkiSha256"},
 		{"bad parent hash", with(good, "parentHashes", []string{issuer.sha, "nope"}), "parentHashes[1]"},

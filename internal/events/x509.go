@@ -1,6 +1,7 @@
 package events
 
 import (
+	"crypto/dsa"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -9,19 +10,38 @@ import (
 
 // KeyInfo returns Hardenize's keyAlg, keyLen and keyStrength (symmetric-equivalent bits, NIST
 // SP 800-57 part 1 table 2) of the certificate's public key, for certificates described only by
-// their DER (a ct.entry leaf).
+// their DER (a ct.entry leaf). An unknown key type gives its algorithm name and zero sizes.
 func KeyInfo(x *x509.Certificate) (alg string, bits, strength int) {
-	switch k := x.PublicKey.(type) {
-	case *rsa.PublicKey:
-		bits = k.N.BitLen()
-		return "RSA", bits, ffcStrength(bits)
-	case *ecdsa.PublicKey:
-		bits = k.Curve.Params().BitSize
-		return "EC", bits, bits / 2
-	case ed25519.PublicKey:
-		return "Ed25519", 256, 128
+	if alg, bits, strength, ok := PublicKeyInfo(x.PublicKey); ok {
+		return alg, bits, strength
 	}
 	return x.PublicKeyAlgorithm.String(), 0, 0
+}
+
+// PublicKeyInfo is KeyInfo for a public key as crypto/x509 (or another parser using the standard
+// key types) returns it: *rsa.PublicKey, *ecdsa.PublicKey, *dsa.PublicKey or ed25519.PublicKey.
+// ok is false for any other type.
+//
+// A DSA key's length is that of its prime P (L); its strength is the lesser of what L and the
+// subgroup order Q (N, worth N/2 bits) give, so DSA-1024/160 is 80 bits and DSA-2048/224 is 112.
+func PublicKeyInfo(pub any) (alg string, bits, strength int, ok bool) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		bits = k.N.BitLen()
+		return "RSA", bits, ffcStrength(bits), true
+	case *ecdsa.PublicKey:
+		bits = k.Curve.Params().BitSize
+		return "EC", bits, bits / 2, true
+	case *dsa.PublicKey:
+		if k.P == nil || k.Q == nil {
+			return "DSA", 0, 0, true
+		}
+		bits = k.P.BitLen()
+		return "DSA", bits, min(ffcStrength(bits), k.Q.BitLen()/2), true
+	case ed25519.PublicKey:
+		return "Ed25519", 256, 128, true
+	}
+	return "", 0, 0, false
 }
 
 func ffcStrength(bits int) int {

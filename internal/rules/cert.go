@@ -25,6 +25,17 @@ type Cert struct {
 	SigAlg       string // Hardenize names: RSAwithSHA256, ECDSAwithSHA1, ...
 	NotBefore    time.Time
 	NotAfter     time.Time
+	// ValidityKnown says NotBefore and NotAfter are the certificate's own even where one is Go's
+	// zero time (a real notBefore of 00010101000000Z). FromCTEntry and FromCertificate set it; in
+	// a Cert filled by hand, zero times mean unknown.
+	ValidityKnown bool
+	// IsCA is true for CA certificates (basicConstraints cA): no CA/Browser Forum validity limit
+	// applies to them.
+	IsCA bool
+	// NotTLSServer is true when the certificate's extended key usages exclude TLS server
+	// authentication (and no Baseline Requirements policy claims it): the Baseline Requirements do
+	// not govern it. False when unknown.
+	NotTLSServer bool
 	// EffectiveNotAfter is when the certificate stops being usable (earlier than NotAfter for
 	// distrusted CAs); NotAfter when unknown.
 	EffectiveNotAfter time.Time
@@ -36,8 +47,9 @@ type Cert struct {
 	Ownership         string // "own" or "thirdParty"
 	MatchesOrgHost    bool
 	Precert           bool
-	// Malformed is true when the certificate bytes could not be parsed; ParseError says why.
-	// The other fields then hold whatever the payload itself stated.
+	// Malformed is true when neither crypto/x509 nor zcrypto could parse the certificate bytes;
+	// ParseError says why. The other fields then hold whatever the payload itself stated. A
+	// certificate only zcrypto reads is not malformed: its fields come from zcrypto.
 	Malformed  bool
 	ParseError string
 }

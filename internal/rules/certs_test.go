@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	zx509 "github.com/zmap/zcrypto/x509"
 
 	"github.com/hzhook/hzhook/internal/events"
 )
@@ -60,6 +61,10 @@ type leafOpts struct {
 	serial     int64
 	sigOID     asn1.ObjectIdentifier // patch the signature algorithm OID (see legacySigDER)
 	selfSigned bool
+	notAfter   time.Time          // overrides days, e.g. 99991231235959Z
+	isCA       bool               // a CA certificate (basicConstraints cA)
+	eku        []x509.ExtKeyUsage // default serverAuth
+	dupExt     bool               // a private extension twice: crypto/x509 refuses it, zcrypto reads it
 }
 
 var (
@@ -105,6 +110,19 @@ func issue(t *testing.T, ca testCA, o leafOpts) []byte {
 		DNSNames:  o.hosts,
 		NotBefore: o.notBefore, NotAfter: o.notBefore.Add(time.Duration(o.days)*24*time.Hour - time.Second),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if !o.notAfter.IsZero() {
+		tmpl.NotAfter = o.notAfter
+	}
+	if o.isCA {
+		tmpl.BasicConstraintsValid, tmpl.IsCA, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
+	}
+	if o.eku != nil {
+		tmpl.ExtKeyUsage = o.eku
+	}
+	if o.dupExt {
+		ext := pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: asn1.NullBytes}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext, ext)
 	}
 	if o.precert {
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions,
@@ -152,6 +170,32 @@ func parse(t *testing.T, der []byte) *x509.Certificate {
 	return c
 }
 
+// facts are what the test payloads state about a certificate, read by crypto/x509 or, for a
+// certificate it refuses (dupExt), by zcrypto.
+type facts struct {
+	tbs, subject, issuer, serial string
+	hosts                        []string
+	notBefore, notAfter          time.Time
+	spki                         []byte
+	precert                      bool
+}
+
+func factsOf(t *testing.T, der []byte) facts {
+	t.Helper()
+	if c, err := x509.ParseCertificate(der); err == nil {
+		tbs, err := IssuanceTBSSHA256(c)
+		require.NoError(t, err)
+		return facts{tbs, c.Subject.String(), c.Issuer.String(), c.SerialNumber.Text(16), c.DNSNames,
+			c.NotBefore, c.NotAfter, c.RawSubjectPublicKeyInfo, isPrecert(c)}
+	}
+	z, err := zx509.ParseCertificate(der)
+	require.NoError(t, err)
+	tbs, err := issuanceTBSSHA256(z.RawTBSCertificate)
+	require.NoError(t, err)
+	return facts{tbs, z.Subject.String(), z.Issuer.String(), z.SerialNumber.Text(16), z.DNSNames,
+		z.NotBefore, z.NotAfter, z.RawSubjectPublicKeyInfo, z.IsPrecert}
+}
+
 func hexSHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -160,12 +204,10 @@ func hexSHA(b []byte) string {
 // ctEntry is the ct.entry payload of leaf as logged with chain, as events.DecodeCTEntry returns it.
 func ctEntry(t *testing.T, leafDER []byte, log string, chain ...testCA) events.MatchedCtEntry {
 	t.Helper()
-	leaf := parse(t, leafDER)
-	tbs, err := IssuanceTBSSHA256(leaf)
-	require.NoError(t, err)
+	f := factsOf(t, leafDER)
 	e := events.MatchedCtEntry{
-		Log: log, SHA256: hexSHA(leafDER), TBSSHA256: tbs, Precert: isPrecert(leaf),
-		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), Hosts: leaf.DNSNames, MatchedHosts: leaf.DNSNames,
+		Log: log, SHA256: hexSHA(leafDER), TBSSHA256: f.tbs, Precert: f.precert,
+		Subject: f.subject, Issuer: f.issuer, Hosts: f.hosts, MatchedHosts: f.hosts,
 		Chain: []string{base64.StdEncoding.EncodeToString(leafDER)},
 	}
 	for _, ca := range chain {
@@ -177,15 +219,13 @@ func ctEntry(t *testing.T, leafDER []byte, log string, chain ...testCA) events.M
 // certificate is the pki.cert.new payload of leaf, with Hardenize's own judgements left zero.
 func certificate(t *testing.T, leafDER []byte, issuerCA string, parents ...testCA) events.Certificate {
 	t.Helper()
-	leaf := parse(t, leafDER)
-	tbs, err := IssuanceTBSSHA256(leaf)
-	require.NoError(t, err)
+	f := factsOf(t, leafDER)
 	c := events.Certificate{
-		SHA256: hexSHA(leafDER), TBSSHA256: tbs, Serial: leaf.SerialNumber.Text(16),
-		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), IssuerCA: issuerCA,
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, EffectiveNotAfter: leaf.NotAfter,
-		Hosts: leaf.DNSNames, Precert: isPrecert(leaf), Ownership: OwnershipOwn,
-		PEM: base64.StdEncoding.EncodeToString(leafDER), SPKISHA256: hexSHA(leaf.RawSubjectPublicKeyInfo),
+		SHA256: hexSHA(leafDER), TBSSHA256: f.tbs, Serial: f.serial,
+		Subject: f.subject, Issuer: f.issuer, IssuerCA: issuerCA,
+		NotBefore: f.notBefore, NotAfter: f.notAfter, EffectiveNotAfter: f.notAfter,
+		Hosts: f.hosts, Precert: f.precert, Ownership: OwnershipOwn,
+		PEM: base64.StdEncoding.EncodeToString(leafDER), SPKISHA256: hexSHA(f.spki),
 	}
 	for _, p := range parents {
 		c.ParentHashes = append(c.ParentHashes, p.sha)

@@ -52,12 +52,8 @@ func (p *Policy) Evaluate(c Cert) []Finding {
 	if !c.Precert && c.CTRequired != nil && *c.CTRequired && c.CTCompliant != nil && !*c.CTCompliant {
 		add(TypeCTNonCompliant, "CT is required but the certificate does not carry enough SCTs")
 	}
-	if !c.NotBefore.IsZero() && !c.NotAfter.IsZero() {
-		limit := MaxValidityDays(c.NotBefore.UTC())
-		if v := validity(c.NotBefore, c.NotAfter); v > daysDuration(limit) {
-			add(TypeValidityTooLong, fmt.Sprintf("valid for %.1f days; at notBefore %s the CA/Browser Forum maximum is %d days",
-				v.Hours()/24, c.NotBefore.UTC().Format("2006-01-02"), limit))
-		}
+	if d, ok := validityTooLong(c); ok {
+		add(TypeValidityTooLong, d)
 	}
 	if c.Ownership == OwnershipThirdParty && c.MatchesOrgHost {
 		add(TypeThirdPartyForOwnHost, "third-party certificate for a host of the organization")

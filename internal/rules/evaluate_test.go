@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -82,8 +83,33 @@ watch:
 		}, []Type{TypeMalformed}},
 		{"garbage DER in a CT entry", func(t *testing.T) Cert {
 			e := ctEntry(t, issue(t, ca, leafOpts{}), "log", ca)
-			return FromCTEntry(e, nil, errors.New("x509: malformed certificate"))
+			garbage := []byte("not a certificate")
+			e.SHA256, e.Chain[0] = hexSHA(garbage), base64.StdEncoding.EncodeToString(garbage)
+			got := FromCTEntry(e, nil, errors.New("x509: malformed certificate"))
+			assert.Equal(t, "x509: malformed certificate", got.ParseError)
+			return got
 		}, []Type{TypeMalformed}},
+		// crypto/x509 refuses a duplicate extension; zcrypto reads the certificate, so it is judged,
+		// not called malformed, whether it comes as a CT entry or as pki.cert.new.
+		{"only zcrypto parses it (CT entry)", func(t *testing.T) Cert {
+			der := issue(t, ca, leafOpts{key: rsaKey(t, 1024), dupExt: true})
+			_, perr := x509.ParseCertificate(der)
+			require.Error(t, perr)
+			got := FromCTEntry(ctEntry(t, der, "log", ca), nil, perr)
+			assert.Equal(t, "RSA", got.KeyAlg)
+			assert.Equal(t, []string{"www.example.com"}, got.Hosts)
+			assert.True(t, got.ValidityKnown)
+			return got
+		}, []Type{TypeWeakKey}},
+		{"only zcrypto parses it (pki.cert.new)", func(t *testing.T) Cert {
+			der := issue(t, ca, leafOpts{key: rsaKey(t, 1024), dupExt: true, days: 500, notBefore: day(2025, 1, 1)})
+			data, err := json.Marshal(certificate(t, der, "Allowed CA", ca))
+			require.NoError(t, err)
+			decoded, parsed, parseErr, err := events.DecodeCertificate(events.Event{ID: "1", Type: events.TypeCertNew, Data: data})
+			require.NoError(t, err)
+			require.Error(t, parseErr)
+			return FromCertificate(decoded, parsed, parseErr)
+		}, []Type{TypeWeakKey, TypeValidityTooLong}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hzhook/hzhook/internal/lint"
 )
 
 var reSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -19,7 +21,7 @@ var reSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 // offending value ("line 12: rules.weakKey.minRSABits: ..."). An empty file is the default policy:
 // every certificate in scope, every rule on.
 func Parse(data []byte) (*Policy, error) {
-	p := &Policy{Rules: DefaultSwitches()}
+	p := &Policy{Rules: DefaultSwitches(), Lints: lint.DefaultConfig()}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -46,6 +48,7 @@ func Parse(data []byte) (*Policy, error) {
 		"watch":          func(n *yaml.Node) (err error) { p.Watch, err = parseWatch(n); return err },
 		"rules":          func(n *yaml.Node) error { return parseSwitches(n, &p.Rules) },
 		"authorizations": func(n *yaml.Node) (err error) { p.Authorizations, err = parseAuthorizations(n); return err },
+		"lints":          func(n *yaml.Node) error { return parseLints(n, &p.Lints) },
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package rules
 import (
 	"slices"
 	"strconv"
+
+	"github.com/hzhook/hzhook/internal/lint"
 )
 
 // Type names a rule and the findings it produces. The names are part of the API (the finding=
@@ -22,6 +24,8 @@ const (
 	TypeThirdPartyForOwnHost Type = "thirdPartyForOwnHost"
 	TypeExpiringSoon         Type = "expiringSoon"
 	TypeMalformed            Type = "malformed"
+	// TypeLintError is made by EvaluateLints from zlint's results, not by Evaluate.
+	TypeLintError Type = "lintError"
 )
 
 // Types lists every finding type, in the order Evaluate reports them.
@@ -29,7 +33,7 @@ func Types() []Type {
 	return []Type{
 		TypeMalformed, TypeUnexpectedIssuer, TypeWeakKey, TypeLegacySignature, TypeWildcard,
 		TypeSelfSigned, TypeRevoked, TypeCTNonCompliant, TypeValidityTooLong,
-		TypeThirdPartyForOwnHost, TypeExpiringSoon,
+		TypeThirdPartyForOwnHost, TypeExpiringSoon, TypeLintError,
 	}
 }
 
@@ -43,6 +47,8 @@ type Finding struct {
 	WatchItem string `json:"watchItem,omitempty"`
 	// ThresholdDays is the expiry threshold crossed (expiringSoon only).
 	ThresholdDays int `json:"thresholdDays,omitempty"`
+	// Lints are the zlint lints whose results alert, most severe first (lintError only).
+	Lints []string `json:"lints,omitempty"`
 }
 
 // DedupType is the second half of the finding's deduplication key (TBSSHA256, DedupType()): the
@@ -60,6 +66,9 @@ type Policy struct {
 	Watch          []WatchItem
 	Rules          Switches
 	Authorizations []Authorization
+	// Lints says which zlint lints run on every certificate and which results alert (the
+	// rules file's lints section; lint.DefaultConfig when absent). Build the lint.Linter from it.
+	Lints lint.Config
 }
 
 // WatchItem is one watched name. A certificate is in scope when one of its names matches one

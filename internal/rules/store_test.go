@@ -28,18 +28,24 @@ func TestStoreReloadsOnContentChange(t *testing.T) {
 	go func() { defer close(done); s.Watch(ctx, 10*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	// A valid change is picked up.
-	require.NoError(t, os.WriteFile(path, []byte("watch: [example.com, .example.org]\n"), 0o600))
+	// A valid change is picked up. Each change replaces the file whole: os.WriteFile truncates
+	// first, and a watcher polling in between reads an empty, valid, file.
+	write := func(content string) {
+		tmp := path + ".tmp"
+		require.NoError(t, os.WriteFile(tmp, []byte(content), 0o600))
+		require.NoError(t, os.Rename(tmp, path))
+	}
+	write("watch: [example.com, .example.org]\n")
 	require.Eventually(t, func() bool { return len(s.Policy().Watch) == 2 }, 10*time.Second, 10*time.Millisecond)
 
 	// An invalid file is refused with its line; the previous policy stays.
-	require.NoError(t, os.WriteFile(path, []byte("watch:\n  - example.com\n  - name: '*.x'\n"), 0o600))
+	write("watch:\n  - example.com\n  - name: '*.x'\n")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "rules file invalid") }, 10*time.Second, 10*time.Millisecond)
 	assert.Contains(t, logs.String(), "line 3: watch[1].name")
 	assert.Len(t, s.Policy().Watch, 2)
 
 	// Fixed again.
-	require.NoError(t, os.WriteFile(path, []byte("watch: []\n"), 0o600))
+	write("watch: []\n")
 	require.Eventually(t, func() bool { return len(s.Policy().Watch) == 0 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 2, strings.Count(logs.String(), "rules reloaded"))
 }

@@ -37,8 +37,13 @@ type extension struct {
 // a fallback for payloads that lack Hardenize's own tbsSha256: a precertificate signed by a
 // dedicated precertificate signing CA carries that CA as issuer and does not yield the same value.
 func IssuanceTBSSHA256(x *x509.Certificate) (string, error) {
+	return issuanceTBSSHA256(x.RawTBSCertificate)
+}
+
+// issuanceTBSSHA256 is IssuanceTBSSHA256 of the DER of a TBSCertificate, as any parser gives it.
+func issuanceTBSSHA256(rawTBS []byte) (string, error) {
 	var tbs asn1.RawValue
-	if rest, err := asn1.Unmarshal(x.RawTBSCertificate, &tbs); err != nil || len(rest) > 0 {
+	if rest, err := asn1.Unmarshal(rawTBS, &tbs); err != nil || len(rest) > 0 {
 		return "", fmt.Errorf("tbs certificate: %w", errors.Join(err, errTrailing(rest)))
 	}
 	var out bytes.Buffer
