@@ -19,6 +19,8 @@ type DLQLetter struct {
 	Reason         string    `json:"reason"`
 	Error          string    `json:"error"`
 	Handler        string    `json:"handler,omitempty"`
+	Stream         string    `json:"stream,omitempty"`   // the stream it was consumed from
+	Consumer       string    `json:"consumer,omitempty"` // the consumer that failed it: a redrive goes back to it alone
 	Attempts       int       `json:"attempts"`
 	DeadLetteredAt time.Time `json:"deadLetteredAt"`
 	Size           int       `json:"size"` // body bytes
@@ -33,12 +35,24 @@ type DLQDetail struct {
 	DataBase64 string              `json:"dataBase64,omitempty"`
 }
 
+// Outcomes of a redrive.
+const (
+	// RedriveOutcomeRedriven: the letter went back to the consumer that failed it.
+	RedriveOutcomeRedriven = "redriven"
+	// RedriveOutcomeVerified: a letter that was never verified (class rejected) passed the
+	// receiver's verification now and is stored in HZ_EVENTS.
+	RedriveOutcomeVerified = "verified"
+)
+
 // DLQRedriven is the outcome of one redrive.
 type DLQRedriven struct {
-	Seq       uint64 `json:"seq"`       // the dead letter's sequence (now deleted)
-	Subject   string `json:"subject"`   // where it went
-	MsgID     string `json:"msgId"`     // Nats-Msg-Id it was published with
-	StreamSeq uint64 `json:"streamSeq"` // its new sequence in the original stream
+	Seq       uint64 `json:"seq"`                 // the dead letter's sequence (now deleted)
+	Outcome   string `json:"outcome"`             // RedriveOutcomeRedriven or RedriveOutcomeVerified
+	Subject   string `json:"subject,omitempty"`   // where it went
+	Consumer  string `json:"consumer,omitempty"`  // the only consumer that takes it there
+	MsgID     string `json:"msgId,omitempty"`     // Nats-Msg-Id it was published with
+	StreamSeq uint64 `json:"streamSeq,omitempty"` // its new sequence in the original stream
+	Duplicate bool   `json:"duplicate,omitempty"` // verified: the event was already stored
 }
 
 // DLQBulk is the outcome of an operation on every dead letter matching a filter.

@@ -57,9 +57,10 @@ func New(js jetstream.JetStream, dlq DeadLetterer, o Options) (*Dispatcher, erro
 // dead-letters, so a message is never dropped by the server without a trace in HZ_DLQ.
 func (d *Dispatcher) EnsureConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
-		Durable:        d.o.Consumer,
-		Description:    d.o.Description,
-		FilterSubjects: d.o.FilterSubjects,
+		Durable:     d.o.Consumer,
+		Description: d.o.Description,
+		// The group's subjects, and the one a redrive of this consumer's dead letters uses.
+		FilterSubjects: append(slices.Clone(d.o.FilterSubjects), queue.RedriveSubject(d.o.Stream, d.o.Consumer)),
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        d.o.AckWait,
 		MaxDeliver:     -1,

@@ -74,6 +74,8 @@ func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *deliv
 		Subject:  dv.msg.Subject,
 		Header:   dv.msg.Header,
 		Data:     dv.msg.Data,
+		Stream:   d.o.Stream,
+		Consumer: d.o.Consumer,
 		OrigSeq:  dv.msg.Seq,
 		Class:    class,
 		Reason:   reason,
@@ -88,8 +90,8 @@ func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *deliv
 		d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeRetried).Inc()
 		return
 	}
-	// Terminated after the dead letter is stored: a crash in between redelivers the message, and
-	// the dead letter is deduplicated by its original sequence.
+	// Terminated only after the dead letter is stored: a crash in between redelivers the message,
+	// and its letter is deduplicated by stream, consumer and sequence.
 	if terr := dv.raw.TermWithReason(class + ": " + reason); terr != nil {
 		log.WarnContext(ctx, "term failed", "err", terr)
 	}

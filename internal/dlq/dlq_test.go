@@ -177,7 +177,9 @@ func TestRedriveAfterFixProcessesOnce(t *testing.T) {
 
 	r, err := s.Redrive(ctx, seq)
 	require.NoError(t, err)
-	assert.Equal(t, "hz.events.pki_cert_new", r.Subject)
+	assert.Equal(t, "hz.redrive.events.dlq-test", r.Subject, "back to the consumer that failed it, and no other")
+	assert.Equal(t, "dlq-test", r.Consumer)
+	assert.Equal(t, apiwire.RedriveOutcomeRedriven, r.Outcome)
 	assert.Equal(t, ids["4"]+"/redrive/"+strconv.FormatUint(seq, 10), r.MsgID,
 		"the original id is still inside the duplicate window, so the redrive gets its own")
 	require.Eventually(t, func() bool { return h.calls("4") == 1 }, 20*time.Second, 20*time.Millisecond)

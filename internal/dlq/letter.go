@@ -21,11 +21,12 @@ type Letter struct {
 
 // Filter selects dead letters; empty fields match anything.
 type Filter struct {
-	Class   string // queue.ClassPermanent, ClassTransient, ClassRejected
-	Reason  string
-	Type    string // event type
-	Stage   string
-	Handler string
+	Class    string // queue.ClassPermanent, ClassTransient, ClassRejected
+	Reason   string
+	Type     string // event type
+	Stage    string
+	Handler  string
+	Consumer string // the consumer that failed them, e.g. hz-alerts-slack
 }
 
 // IsZero reports whether f matches every dead letter.
@@ -35,24 +36,26 @@ func (f Filter) IsZero() bool { return f == Filter{} }
 func (f Filter) Match(l apiwire.DLQLetter) bool {
 	eq := func(want, got string) bool { return want == "" || want == got }
 	return eq(f.Class, l.Class) && eq(f.Reason, l.Reason) && eq(f.Type, l.Type) &&
-		eq(f.Stage, l.Stage) && eq(f.Handler, l.Handler)
+		eq(f.Stage, l.Stage) && eq(f.Handler, l.Handler) && eq(f.Consumer, l.Consumer)
 }
 
 // letterOf reads the dead-letter headers of a stored message.
 func letterOf(seq uint64, subject string, h nats.Header, size int) apiwire.DLQLetter {
 	l := apiwire.DLQLetter{
-		Seq:     seq,
-		Stage:   strings.TrimPrefix(subject, queue.DLQSubjectPrefix),
-		Subject: h.Get(queue.HeaderDLQSubject),
-		MsgID:   h.Get(queue.HeaderOriginalMsgID),
-		EventID: h.Get(queue.HeaderEventID),
-		Type:    h.Get(queue.HeaderEventType),
-		Org:     h.Get(queue.HeaderOrg),
-		Class:   h.Get(queue.HeaderDLQClass),
-		Reason:  h.Get(queue.HeaderDLQReason),
-		Error:   h.Get(queue.HeaderDLQError),
-		Handler: h.Get(queue.HeaderDLQHandler),
-		Size:    size,
+		Seq:      seq,
+		Stage:    strings.TrimPrefix(subject, queue.DLQSubjectPrefix),
+		Subject:  h.Get(queue.HeaderDLQSubject),
+		MsgID:    h.Get(queue.HeaderOriginalMsgID),
+		EventID:  h.Get(queue.HeaderEventID),
+		Type:     h.Get(queue.HeaderEventType),
+		Org:      h.Get(queue.HeaderOrg),
+		Class:    h.Get(queue.HeaderDLQClass),
+		Reason:   h.Get(queue.HeaderDLQReason),
+		Error:    h.Get(queue.HeaderDLQError),
+		Handler:  h.Get(queue.HeaderDLQHandler),
+		Stream:   h.Get(queue.HeaderDLQStream),
+		Consumer: h.Get(queue.HeaderDLQConsumer),
+		Size:     size,
 	}
 	l.OriginalSeq, _ = strconv.ParseUint(h.Get(queue.HeaderDLQSeq), 10, 64)
 	l.Attempts, _ = strconv.Atoi(h.Get(queue.HeaderDLQAttempts))
@@ -73,5 +76,6 @@ const msgSizeHeader = "Nats-Msg-Size"
 var dlqHeaders = []string{
 	queue.HeaderDLQError, queue.HeaderDLQReason, queue.HeaderDLQClass, queue.HeaderDLQAttempts,
 	queue.HeaderDLQHandler, queue.HeaderDLQTime, queue.HeaderDLQSubject, queue.HeaderDLQSeq,
+	queue.HeaderDLQStream, queue.HeaderDLQConsumer,
 	queue.HeaderOriginalMsgID, nats.MsgIdHdr, msgSizeHeader,
 }

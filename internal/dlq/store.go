@@ -18,12 +18,15 @@ var ErrNotFound = errors.New("dead letter not found")
 // Options configure a Store.
 type Options struct {
 	Stream string // default queue.StreamDLQ
+	// Reverifier verifies rejected letters again on redrive; nil refuses their redrive.
+	Reverifier Reverifier
 }
 
 // Store reads, redrives and purges the dead letters of one stream.
 type Store struct {
-	js     jetstream.JetStream
-	stream string
+	js         jetstream.JetStream
+	stream     string
+	reverifier Reverifier
 }
 
 // New returns a Store on js.
@@ -31,7 +34,7 @@ func New(js jetstream.JetStream, o Options) *Store {
 	if o.Stream == "" {
 		o.Stream = queue.StreamDLQ
 	}
-	return &Store{js: js, stream: o.Stream}
+	return &Store{js: js, stream: o.Stream, reverifier: o.Reverifier}
 }
 
 // List returns page (from 1) of the dead letters matching f, oldest first, pageSize per page.

@@ -2,6 +2,7 @@ package hzctl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,7 +25,11 @@ const dlqUsage = `Usage: hzctl dlq <list|show|redrive|purge> [SEQ] [flags]
   redrive SEQ | FILTER      send back to processing with the original message id
   purge SEQ | FILTER        delete for good
 
-FILTER is one or more of --class, --reason, --type, --stage, --handler, or --all.
+FILTER is one or more of --class, --reason, --type, --stage, --handler, --consumer, or --all.
+A redrive goes back to the consumer that failed the letter, and to no other (an alert failed by
+the Slack sink is not sent to the webhook sink again). A letter refused at intake (class rejected)
+was never verified: a redrive hands it to the receiver's verification again, and it stays a letter
+when it still fails.
 The worker admin API is called at --api with the bearer token in HZ_ADMIN_TOKEN.
 --json prints the API's answer for scripts.`
 
@@ -57,6 +62,7 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 	set.String(&o.Filter.Type, "type", "", "", "only events of this type, e.g. ct.entry")
 	set.String(&o.Filter.Stage, "stage", "", "", "only dead letters of this stage, e.g. worker")
 	set.String(&o.Filter.Handler, "handler", "", "", "only dead letters of this handler")
+	set.String(&o.Filter.Consumer, "consumer", "", "", "only dead letters this consumer failed, e.g. hz-alerts-slack")
 	set.Bool(&o.All, "all", "", false, "redrive or purge every dead letter (without a filter)")
 	set.Int(&o.Page, "page", "", 1, "page of the listing, from 1")
 	set.Int(&o.PageSize, "page-size", "", 50, "dead letters per page (at most 200)")
@@ -81,12 +87,12 @@ func runDLQ(ctx context.Context, args []string, cio IO) error {
 }
 
 // dlqFilter is the dead-letter filter of the command line, sent as the API's query parameters.
-type dlqFilter struct{ Class, Reason, Type, Stage, Handler string }
+type dlqFilter struct{ Class, Reason, Type, Stage, Handler, Consumer string }
 
 func (o dlqOptions) query() url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"class": o.Filter.Class, "reason": o.Filter.Reason,
-		"type": o.Filter.Type, "stage": o.Filter.Stage, "handler": o.Filter.Handler} {
+		"type": o.Filter.Type, "stage": o.Filter.Stage, "handler": o.Filter.Handler, "consumer": o.Filter.Consumer} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -111,10 +117,10 @@ func dlqList(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error
 		return printJSON(out, raw, err)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTYPE\tEVENT\tCLASS\tREASON\tATTEMPTS\tDEAD-LETTERED\tERROR")
+	fmt.Fprintln(tw, "SEQ\tTYPE\tEVENT\tCONSUMER\tCLASS\tREASON\tATTEMPTS\tDEAD-LETTERED\tERROR")
 	for _, l := range p.Items {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, orDash(l.Type), orDash(l.EventID), l.Class, l.Reason,
-			l.Attempts, l.DeadLetteredAt.Format(time.RFC3339), truncate(l.Error, 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Seq, orDash(l.Type), orDash(l.EventID), orDash(cmp.Or(l.Consumer, l.Stage)),
+			l.Class, l.Reason, l.Attempts, l.DeadLetteredAt.Format(time.RFC3339), truncate(l.Error, 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -138,6 +144,7 @@ func dlqShow(ctx context.Context, c adminAPI, o dlqOptions, out io.Writer) error
 		{"seq", strconv.FormatUint(d.Seq, 10)}, {"stage", d.Stage}, {"subject", d.Subject},
 		{"type", d.Type}, {"event id", d.EventID}, {"org", d.Org}, {"msg id", d.MsgID},
 		{"class", d.Class}, {"reason", d.Reason}, {"error", d.Error}, {"handler", d.Handler},
+		{"stream", d.Stream}, {"consumer", d.Consumer},
 		{"attempts", strconv.Itoa(d.Attempts)}, {"dead-lettered", d.DeadLetteredAt.Format(time.RFC3339Nano)},
 		{"size", strconv.Itoa(d.Size) + " bytes"},
 	} {
@@ -183,7 +190,12 @@ func dlqApply(ctx context.Context, c adminAPI, op string, o dlqOptions, out io.W
 			fmt.Fprintf(out, "purged dead letter %s\n", o.seq)
 			return nil
 		}
-		fmt.Fprintf(out, "redriven dead letter %d to %s (stream seq %d, msg id %s)\n", r.Seq, r.Subject, r.StreamSeq, r.MsgID)
+		if r.Outcome == apiwire.RedriveOutcomeVerified {
+			fmt.Fprintf(out, "dead letter %d passed verification now and is stored (duplicate: %t)\n", r.Seq, r.Duplicate)
+			return nil
+		}
+		fmt.Fprintf(out, "redriven dead letter %d to %s, for %s only (stream seq %d, msg id %s)\n", r.Seq, r.Subject,
+			orDash(r.Consumer), r.StreamSeq, r.MsgID)
 		return nil
 	}
 	q := o.query()

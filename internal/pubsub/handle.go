@@ -14,11 +14,9 @@ import (
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
-// Headers a dead-lettered Pub/Sub message carries besides its attributes.
-const (
-	HeaderMessageID   = "Hz-PubSub-Message-Id"   // Pub/Sub's id of the message (stable across redeliveries)
-	HeaderPublishedAt = "Hz-PubSub-Published-At" // when Hardenize published it, RFC 3339 UTC
-)
+// HeaderMessageID is Pub/Sub's id of a message (stable across redeliveries), kept with its dead
+// letter besides its attributes and queue.HeaderPublishedAt.
+const HeaderMessageID = "Hz-PubSub-Message-Id"
 
 // DeadLetterStage is the HZ_DLQ subject token of rejected Pub/Sub messages (hz.dlq.pubsub).
 const DeadLetterStage = "pubsub"
@@ -125,7 +123,7 @@ func (s *Source) deadLetter(m *gpubsub.Message, rej *intake.RejectError) queue.D
 	h.Set(queue.HeaderSource, queue.SourcePubSub)
 	h.Set(HeaderMessageID, m.ID)
 	if !m.PublishTime.IsZero() {
-		h.Set(HeaderPublishedAt, m.PublishTime.UTC().Format(time.RFC3339Nano))
+		h.Set(queue.HeaderPublishedAt, m.PublishTime.UTC().Format(time.RFC3339Nano))
 	}
 	h.Set(nats.MsgIdHdr, "pubsub/"+s.sub.String()+"/"+m.ID)
 	subject := ""

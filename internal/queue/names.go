@@ -18,7 +18,22 @@ const (
 	DLQSubjectPrefix = "hz.dlq."
 	// AlertsSubjectPrefix is followed by the finding type as one token: hz.alerts.weakKey.
 	AlertsSubjectPrefix = "hz.alerts."
+	// RedriveSubjectPrefix is followed by the stream's kind and a consumer (see RedriveSubject).
+	RedriveSubjectPrefix = "hz.redrive."
 )
+
+// RedriveSubject is the subject of stream (StreamEvents or StreamAlerts) that only consumer takes:
+// a redriven dead letter goes there, so it reaches the consumer that failed it and no other
+// (another alert sink must not deliver an alert twice). Every dispatcher adds its own to its
+// filter. "hz.redrive.events.hz-worker-ct_entry", "hz.redrive.alerts.hz-alerts-slack".
+func RedriveSubject(stream, consumer string) string {
+	return redrivePrefix(stream) + Token(consumer)
+}
+
+// redrivePrefix is "hz.redrive.<kind>." of stream: hz.redrive.events. for HZ_EVENTS.
+func redrivePrefix(stream string) string {
+	return RedriveSubjectPrefix + Token(strings.ToLower(strings.TrimPrefix(stream, "HZ_"))) + "."
+}
 
 // Headers stored with every event. The X-Hardenize-* values are kept exactly as delivered.
 const (
@@ -30,6 +45,15 @@ const (
 	HeaderReceivedAt = "Hz-Received-At" // RFC 3339 with nanoseconds, UTC
 	HeaderSource     = "Hz-Source"      // SourceWebhook, SourcePubSub or SourceBackfill
 )
+
+// HeaderPublishedAt is when the sender handed a delivery to a transport that keeps a backlog (the
+// Pub/Sub publish time, RFC 3339 UTC), kept with a rejected Pub/Sub message's dead letter so that
+// its signature is judged against it when it is verified again.
+const HeaderPublishedAt = "Hz-PubSub-Published-At"
+
+// ReverifySubject is the NATS request subject on which receivers verify a delivery again (a dead
+// letter refused at intake, redriven by an operator) and store it if it passes.
+const ReverifySubject = "hz.intake.reverify"
 
 // Sources of an event.
 const (

@@ -123,3 +123,56 @@ func TestDeadLetterKeepsOriginalAndIsIdempotent(t *testing.T) {
 	assert.Equal(t, "hz.events.ct_entry", m.Header.Get(HeaderDLQSubject))
 	assert.Equal(t, "2026-01-02T03:04:05Z", m.Header.Get(HeaderDLQTime))
 }
+
+// Letters of different failures never share an id, whatever their original sequence; the same
+// failure dead-lettered again is one letter; a letter purged meanwhile does not swallow the next.
+func TestDeadLetterIdentity(t *testing.T) {
+	conn := startJetStream(t)
+	p := NewPublisher(conn.JS)
+	ctx := context.Background()
+	letter := func(stage, stream, consumer string, seq uint64) DeadLetter {
+		return DeadLetter{Stage: stage, Subject: "hz.x", Header: nats.Header{}, Data: []byte("x"), Stream: stream, Consumer: consumer,
+			OrigSeq: seq, Class: ClassPermanent, Reason: "r", Err: errors.New("e"), Attempts: 1, Time: time.Now()}
+	}
+	count := func() uint64 {
+		s, err := conn.JS.Stream(ctx, StreamDLQ)
+		require.NoError(t, err)
+		info, err := s.Info(ctx)
+		require.NoError(t, err)
+		return info.State.Msgs
+	}
+	failures := []DeadLetter{
+		letter("worker", StreamEvents, "hz-worker-ct_entry", 1),
+		letter("worker", StreamEvents, "hz-worker-pki_cert_new", 1), // the same event, another group
+		letter("alerts", StreamAlerts, "hz-alerts-webhook", 1),      // an alert sharing the sequence
+		letter("alerts", StreamAlerts, "hz-alerts-slack", 1),        // the same alert, another sink
+	}
+	for _, dl := range failures {
+		require.NoError(t, p.DeadLetter(ctx, dl))
+	}
+	require.Equal(t, uint64(4), count(), "four failures, four letters")
+	for _, dl := range failures {
+		require.NoError(t, p.DeadLetter(ctx, dl), "a crash before Term dead-letters it again")
+	}
+	require.Equal(t, uint64(4), count(), "the same failure again is the same letter")
+
+	s, err := conn.JS.Stream(ctx, StreamDLQ)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteMsg(ctx, info.State.LastSeq)) // the Slack letter is purged meanwhile
+	require.Equal(t, uint64(3), count())
+	require.NoError(t, p.DeadLetter(ctx, failures[3]))
+	require.Equal(t, uint64(4), count(), "a duplicate answer whose letter is gone is not trusted: the letter is stored anew")
+
+	cfg, err := conn.JS.Stream(ctx, StreamDLQ)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultStreamOptions().DLQDuplicates, cfg.CachedInfo().Config.Duplicates, "HZ_DLQ's duplicate window is set, not left to the server")
+}
+
+// A redrive subject is taken only by the consumer it names, in the stream it names.
+func TestRedriveSubject(t *testing.T) {
+	assert.Equal(t, "hz.redrive.events.hz-worker-ct_entry", RedriveSubject(StreamEvents, "hz-worker-ct_entry"))
+	assert.Equal(t, "hz.redrive.alerts.hz-alerts-slack", RedriveSubject(StreamAlerts, "hz-alerts-slack"))
+	assert.Equal(t, "hz.redrive.alerts.a_b_c", RedriveSubject(StreamAlerts, "a.b>c"), "one safe token whatever the name")
+}

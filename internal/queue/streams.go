@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -15,21 +16,24 @@ type StreamOptions struct {
 	MaxBytes   int64         // -1 = unlimited
 	Duplicates time.Duration // duplicate-detection window for Nats-Msg-Id
 	DLQMaxAge  time.Duration // how long dead letters are kept; 0 = forever
+	// DLQDuplicates is HZ_DLQ's duplicate window: a message dead-lettered again within it (a crash
+	// between storing its letter and terminating it) is stored once.
+	DLQDuplicates time.Duration
 }
 
 // DefaultStreamOptions are used when nothing else is configured.
 func DefaultStreamOptions() StreamOptions {
-	return StreamOptions{Replicas: 1, MaxAge: 14 * 24 * time.Hour, MaxBytes: -1, Duplicates: 10 * time.Minute, DLQMaxAge: 0}
+	return StreamOptions{Replicas: 1, MaxAge: 14 * 24 * time.Hour, MaxBytes: -1, Duplicates: 10 * time.Minute, DLQMaxAge: 0, DLQDuplicates: time.Hour}
 }
 
 // limits is a stream of hzhook: file storage and DiscardNew, so that a full stream refuses new
 // messages (the receiver answers 503 and Hardenize retries; an alert's publisher retries) instead of
 // silently discarding old, possibly unprocessed ones.
-func limits(name, description, subjects string, maxAge time.Duration, maxBytes int64, o StreamOptions) jetstream.StreamConfig {
+func limits(name, description string, subjects []string, maxAge time.Duration, maxBytes int64, o StreamOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        name,
 		Description: description,
-		Subjects:    []string{subjects},
+		Subjects:    subjects,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardNew,
@@ -41,19 +45,19 @@ func limits(name, description, subjects string, maxAge time.Duration, maxBytes i
 }
 
 func eventsStream(o StreamOptions) jetstream.StreamConfig {
-	return limits(StreamEvents, "Hardenize events accepted by hzhook receivers", EventsSubjectPrefix+"*", o.MaxAge, o.MaxBytes, o)
+	return limits(StreamEvents, "Hardenize events accepted by hzhook receivers",
+		[]string{EventsSubjectPrefix + "*", redrivePrefix(StreamEvents) + "*"}, o.MaxAge, o.MaxBytes, o)
 }
 
 func dlqStream(o StreamOptions) jetstream.StreamConfig {
-	// Dead letters are the last copy of something: no size limit. The duplicate window is the
-	// server's default.
-	o.Duplicates = 0
-	return limits(StreamDLQ, "hzhook dead letters: original message plus error headers", DLQSubjectPrefix+">", o.DLQMaxAge, -1, o)
+	// Dead letters are the last copy of something: no size limit.
+	o.Duplicates = cmp.Or(o.DLQDuplicates, DefaultStreamOptions().DLQDuplicates)
+	return limits(StreamDLQ, "hzhook dead letters: original message plus error headers", []string{DLQSubjectPrefix + ">"}, o.DLQMaxAge, -1, o)
 }
 
 func alertsStream(o StreamOptions) jetstream.StreamConfig {
 	return limits(StreamAlerts, "hzhook alerts: one message per finding of an issuance, consumed by each sink",
-		AlertsSubjectPrefix+">", o.MaxAge, o.MaxBytes, o)
+		[]string{AlertsSubjectPrefix + ">", redrivePrefix(StreamAlerts) + "*"}, o.MaxAge, o.MaxBytes, o)
 }
 
 // EnsureStreams creates HZ_EVENTS and HZ_DLQ, or updates their limits (the receiver's job).

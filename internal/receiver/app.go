@@ -202,6 +202,8 @@ func (a *App) Run(ctx context.Context) error {
 	if src != nil {
 		g.Go(func() error { return a.runPubSub(gctx, src) })
 	}
+	// A dead letter refused at intake is redriven only through this verification again.
+	g.Go(func() error { return intake.ServeReverify(gctx, a.conn.NC, in, a.log.With("component", "reverify")) })
 	if a.cfg.Dev {
 		g.Go(func() error { return a.devWorker.Run(gctx) })
 	}

@@ -147,7 +147,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	e := handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready)
 	api := e.Group("/api/v1", handlers.BearerToken(a.cfg.AdminToken))
-	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
+	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{Reverifier: queue.NewReverifyClient(a.conn.NC)}))
 	if a.store != nil {
 		adminapi.RegisterInventory(api, a.store, time.Now)
 	}

@@ -27,9 +27,10 @@ type DLQ interface {
 
 // RegisterDLQ adds the dead-letter routes to g (the bearer-token guarded /api/v1 group):
 //
-//	GET    /dlq                 list: class, reason, type, stage, handler, page, pageSize
+//	GET    /dlq                 list: class, reason, type, stage, handler, consumer, page, pageSize
 //	GET    /dlq/{seq}           one dead letter with headers and body
-//	POST   /dlq/{seq}/redrive   send it back to its original subject
+//	POST   /dlq/{seq}/redrive   send it back to the consumer that failed it (a rejected one
+//	                            through the receiver's verification: 409 when it fails again)
 //	DELETE /dlq/{seq}           purge it (204)
 //	POST   /dlq/redrive         redrive every match of the filter (or all=true)
 //	DELETE /dlq                 purge every match of the filter (or all=true)
@@ -118,17 +119,22 @@ func (h dlqRoutes) purgeMatching(c echo.Context) error {
 func dlqFilter(c echo.Context) dlq.Filter {
 	return dlq.Filter{
 		Class: c.QueryParam("class"), Reason: c.QueryParam("reason"), Type: c.QueryParam("type"),
-		Stage: c.QueryParam("stage"), Handler: c.QueryParam("handler"),
+		Stage: c.QueryParam("stage"), Handler: c.QueryParam("handler"), Consumer: c.QueryParam("consumer"),
 	}
 }
 
 // dlqError maps the dead-letter store's errors to answers; anything else is a logged 500.
 func dlqError(err error) error {
+	var rej *dlq.RejectedError
 	switch {
 	case errors.Is(err, dlq.ErrNotFound):
 		return handlers.Error(http.StatusNotFound, err.Error())
 	case errors.Is(err, dlq.ErrNoFilter):
 		return handlers.Error(http.StatusBadRequest, err.Error()+" (all=true)")
+	case errors.As(err, &rej), errors.Is(err, dlq.ErrNotVerifiable):
+		return handlers.Error(http.StatusConflict, err.Error())
+	case errors.Is(err, dlq.ErrVerifierUnavailable):
+		return handlers.Error(http.StatusServiceUnavailable, err.Error())
 	}
 	return err
 }
