@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,11 @@ type EmbeddedOptions struct {
 	StoreDir string // JetStream file store; kept across restarts
 	Host     string // default 127.0.0.1: never exposed beyond loopback
 	Port     int    // 0 picks a free port; -1 is not allowed
+	// SyncInterval is how often the file store is synced to disk. Zero syncs every write before it
+	// is acknowledged (nats-server's sync_interval: always): an acknowledged event survives a power
+	// cut. A positive interval syncs in the background: what was acknowledged within the last
+	// interval may be lost when the machine (not just the process) goes down.
+	SyncInterval time.Duration
 }
 
 // Embedded is a running in-process NATS server with JetStream.
@@ -40,6 +46,9 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		StoreDir:   filepath.Clean(o.StoreDir),
 		NoSigs:     true,
 		NoLog:      true,
+		// nats-server's own reading of sync_interval: always keeps the default interval beside it.
+		SyncAlways:   o.SyncInterval <= 0,
+		SyncInterval: cmp.Or(max(o.SyncInterval, 0), defaultSyncInterval),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -49,7 +58,7 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 15s (is the port in use?)", o.Host, o.Port)
 	}
-	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir)
+	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", SyncString(o.SyncInterval))
 	return &Embedded{srv: srv}, nil
 }
 
@@ -64,3 +73,22 @@ func (e *Embedded) Shutdown() {
 
 // Port is the client port the server listens on.
 func (e *Embedded) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }
+
+// defaultSyncInterval is nats-server's background sync interval, kept beside SyncAlways as its
+// configuration parser does.
+const defaultSyncInterval = 2 * time.Minute
+
+// SyncString is how a sync interval is written in settings: "always" for zero, else the duration.
+func SyncString(d time.Duration) string {
+	if d <= 0 {
+		return "always"
+	}
+	return d.String()
+}
+
+// SyncAlways reports whether the running server syncs every write to disk before acknowledging
+// it, as its JetStream configuration says.
+func (e *Embedded) SyncAlways() bool {
+	cfg := e.srv.JetStreamConfig()
+	return cfg != nil && cfg.SyncAlways
+}

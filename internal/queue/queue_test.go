@@ -123,3 +123,17 @@ func TestDeadLetterKeepsOriginalAndIsIdempotent(t *testing.T) {
 	assert.Equal(t, "hz.events.ct_entry", m.Header.Get(HeaderDLQSubject))
 	assert.Equal(t, "2026-01-02T03:04:05Z", m.Header.Get(HeaderDLQTime))
 }
+
+// startJetStreamSync is startJetStream with the embedded server's sync interval (0: always).
+func startJetStreamSync(t testing.TB, sync time.Duration) *Conn {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), SyncInterval: sync}, log)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	conn, err := Connect(context.Background(), srv.URL(), "test", log)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+	require.NoError(t, EnsureStreams(context.Background(), conn.JS, DefaultStreamOptions()))
+	return conn
+}

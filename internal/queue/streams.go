@@ -24,7 +24,8 @@ func DefaultStreamOptions() StreamOptions {
 
 // EnsureStreams creates HZ_EVENTS and HZ_DLQ, or updates their limits. Both use file storage and
 // DiscardNew: a full stream refuses new messages (the receiver answers 503 and Hardenize retries)
-// instead of silently discarding old, possibly unprocessed ones.
+// instead of silently discarding old, possibly unprocessed ones. HZ_EVENTS allows atomic batch
+// publishes, which GroupCommit uses.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas < 1 {
 		o.Replicas = 1
@@ -41,6 +42,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 			MaxBytes:    o.MaxBytes,
 			Duplicates:  o.Duplicates,
 			Replicas:    o.Replicas,
+			// GroupCommit writes concurrent deliveries as one atomic batch (nats-server 2.12+).
+			AllowAtomicPublish: true,
 		},
 		{
 			Name:        StreamDLQ,
