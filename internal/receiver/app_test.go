@@ -60,6 +60,7 @@ func startHarness(t *testing.T, mutate func(*Config)) *harness {
 		MaxBodyBytes: 64 << 10, MaxInFlight: 64, PublishTimeout: 2 * time.Second,
 		StreamReplicas: 1, StreamMaxAge: time.Hour, StreamMaxBytes: -1, DedupWindow: time.Minute,
 		ShutdownTimeout: 5 * time.Second, LogLevel: "info",
+		Durability: DefaultDurability(),
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -37,6 +37,7 @@ type Config struct {
 	DevAPIListen     string
 	Sources          []string     // "webhook", "pubsub" or both; empty means webhook
 	PubSub           PubSubConfig // used when Sources holds "pubsub"
+	Durability       DurabilityConfig
 }
 
 // Bind defines every receiver setting on s, with its flag, environment variable and default.
@@ -62,6 +63,7 @@ func Bind(s *config.Set, c *Config) {
 	s.Bool(&c.Dev, "dev", "HZ_DEV", false, "development mode: embedded NATS, an in-process worker with a SQLite inventory under --data-dir, and a generated demo hook")
 	s.String(&c.DevAPIListen, "dev-api-listen", "HZ_DEV_API_LISTEN", "127.0.0.1:9091", "with --dev: address of the in-process worker's API (inventory, dead letters)")
 	bindPubSub(s, c)
+	bindDurability(s, c)
 }
 
 // Validate reports every invalid setting at once, each named by its flag.
@@ -122,5 +124,6 @@ func (c Config) Validate() error {
 		bad("log-level", "%v", err)
 	}
 	errs = append(errs, c.validateSources()...)
+	errs = append(errs, c.validateDurability()...)
 	return errors.Join(errs...)
 }

@@ -110,6 +110,7 @@ func TestReceiverStartsBeforeNATS(t *testing.T) {
 		SecretsFile: h.secrets, SecretsReload: time.Second, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port), DataDir: dir,
 		Tolerance: 5 * time.Minute, MaxBodyBytes: 64 << 10, MaxInFlight: 8, PublishTimeout: time.Second,
 		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
+		Durability: DefaultDurability(),
 	}
 	app, err := New(t.Context(), cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)

@@ -47,6 +47,7 @@ func Start(t testing.TB, secretsFile string, mutate func(*receiver.Config)) *rec
 		SecretsFile: secretsFile, SecretsReload: 100 * time.Millisecond, DataDir: t.TempDir(), EmbeddedNATSPort: 0,
 		Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, MaxInFlight: 64, PublishTimeout: 2 * time.Second,
 		StreamReplicas: 1, StreamMaxBytes: -1, DedupWindow: time.Minute, ShutdownTimeout: 5 * time.Second, LogLevel: "info",
+		Durability: receiver.DefaultDurability(),
 	}
 	if mutate != nil {
 		mutate(&cfg)
