@@ -220,6 +220,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.SecretsFile != "" {
 		g.Go(func() error { a.secrets.Watch(gctx, a.cfg.SecretsReload); return nil })
 	}
+	g.Go(func() error { logSummaries(gctx, a.reg, a.log, summaryEvery); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		a.stopping.Store(true)
