@@ -44,8 +44,10 @@ type GroupCommitOptions struct {
 	// is alone at an idle moment: that one leaves at once. Zero sends as soon as a slot is free
 	// (batches then fill only while every slot is busy).
 	Linger time.Duration
-	// MaxInFlight is the most batches awaiting their commit acknowledgement at once (default 2;
-	// nats-server allows 50 open atomic batches per stream, shared by every receiver).
+	// MaxInFlight is the most batches awaiting their commit acknowledgement at once (default 1:
+	// nats-server stores a stream's batches one after the other anyway, and with two in flight
+	// each batch is smaller, which measured slower; the server allows 50 open atomic batches per
+	// stream, shared by every receiver).
 	MaxInFlight int
 	// CommitTimeout bounds the wait for a batch's acknowledgement (default 1s). A batch that times
 	// out falls back to per-message publishes, so keep it below the caller's own deadline.
@@ -56,7 +58,7 @@ type GroupCommitOptions struct {
 
 // DefaultGroupCommitOptions are the batch bounds used when nothing else is configured.
 func DefaultGroupCommitOptions() GroupCommitOptions {
-	return GroupCommitOptions{MaxMessages: 256, MaxBytes: 8 << 20, MaxInFlight: 2, CommitTimeout: time.Second}
+	return GroupCommitOptions{MaxMessages: 256, MaxBytes: 8 << 20, MaxInFlight: 1, CommitTimeout: time.Second}
 }
 
 func (o GroupCommitOptions) withDefaults() GroupCommitOptions {
