@@ -39,7 +39,7 @@ func bindDurability(s *config.Set, c *Config) {
 	s.String(&d.GroupCommit, "group-commit", "HZ_GROUP_COMMIT", def.GroupCommit, "write concurrent deliveries as one JetStream atomic batch (one disk sync for many events): on, off, or auto = on for the embedded server with --nats-sync always, off for an external server (set on for a single-node server with sync_interval: always)")
 	s.Int(&d.GroupCommitMaxMessages, "group-commit-max-messages", "HZ_GROUP_COMMIT_MAX_MESSAGES", def.GroupCommitMaxMessages, "most events in one group commit (2 to 1000, nats-server's limit)")
 	s.Int(&d.GroupCommitMaxBytes, "group-commit-max-bytes", "HZ_GROUP_COMMIT_MAX_BYTES", def.GroupCommitMaxBytes, "most bytes in one group commit; a larger single event is stored on its own")
-	s.Duration(&d.GroupCommitLinger, "group-commit-linger", "HZ_GROUP_COMMIT_LINGER", def.GroupCommitLinger, "longest wait of a group commit for more events while another one is being synced (0 = none); a lone event at a quiet moment never waits")
+	s.Duration(&d.GroupCommitLinger, "group-commit-linger", "HZ_GROUP_COMMIT_LINGER", def.GroupCommitLinger, "longest wait of a group commit for more events once it may go (0 = none: batches fill while the one before is being synced); a lone event at a quiet moment never waits")
 }
 
 // natsSync is --nats-sync as the embedded server takes it: 0 for always, else the interval.
