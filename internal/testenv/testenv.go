@@ -20,13 +20,10 @@ import (
 func DiscardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // JetStream starts an embedded nats-server with JetStream storing in a temporary directory,
-// creates HZ_EVENTS and HZ_DLQ, and returns a connection to it. Both end with the test. The server
-// syncs in the background (nats-server's default interval), not before every acknowledgement as
-// the receiver's embedded server does by default: no test here survives a power cut, and a sync per
-// write would slow every test that fills a stream (the drain benchmark's backlog most of all).
+// creates HZ_EVENTS and HZ_DLQ, and returns a connection to it. Both end with the test.
 func JetStream(t testing.TB) (*queue.Conn, *queue.Embedded) {
 	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir(), SyncInterval: 2 * time.Minute}, DiscardLog())
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, DiscardLog())
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := queue.Connect(context.Background(), srv.URL(), t.Name(), DiscardLog())
