@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
@@ -25,11 +24,11 @@ func BenchmarkPublishers(b *testing.B) {
 	type publisher interface {
 		Publish(context.Context, *nats.Msg, string) (bool, error)
 	}
-	for _, every := range []time.Duration{0, 2 * time.Minute} {
+	for _, so := range []EmbeddedOptions{{SyncAlways: true}, {}} {
 		for _, publishers := range []int{32, 128} {
 			for _, kind := range []string{"plain", "group-commit"} {
-				b.Run(fmt.Sprintf("sync=%s/publishers=%d/%s", SyncString(every), publishers, kind), func(b *testing.B) {
-					conn := startJetStreamSync(b, every)
+				b.Run(fmt.Sprintf("sync=%s/publishers=%d/%s", so.syncString(), publishers, kind), func(b *testing.B) {
+					conn := startJetStreamSync(b, so)
 					var pub publisher = NewPublisher(conn.JS)
 					var g *GroupCommit
 					if kind == "group-commit" {

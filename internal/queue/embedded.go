@@ -16,10 +16,12 @@ type EmbeddedOptions struct {
 	StoreDir string // JetStream file store; kept across restarts
 	Host     string // default 127.0.0.1: never exposed beyond loopback
 	Port     int    // 0 picks a free port; -1 is not allowed
-	// SyncInterval is how often the file store is synced to disk. Zero syncs every write before it
-	// is acknowledged (nats-server's sync_interval: always): an acknowledged event survives a power
-	// cut. A positive interval syncs in the background: what was acknowledged within the last
-	// interval may be lost when the machine (not just the process) goes down.
+	// SyncAlways syncs every write to disk before it is acknowledged (nats-server's
+	// sync_interval: always): an acknowledged event survives a power cut. The receiver's default.
+	SyncAlways bool
+	// SyncInterval, without SyncAlways, is how often the file store is synced in the background
+	// (zero: nats-server's default, 2 minutes): what was acknowledged within the last interval may
+	// be lost when the machine, not just the process, goes down.
 	SyncInterval time.Duration
 }
 
@@ -47,7 +49,7 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		// nats-server's own reading of sync_interval: always keeps the default interval beside it.
-		SyncAlways:   o.SyncInterval <= 0,
+		SyncAlways:   o.SyncAlways,
 		SyncInterval: cmp.Or(max(o.SyncInterval, 0), defaultSyncInterval),
 	})
 	if err != nil {
@@ -58,7 +60,7 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 15s (is the port in use?)", o.Host, o.Port)
 	}
-	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", SyncString(o.SyncInterval))
+	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", o.syncString())
 	return &Embedded{srv: srv}, nil
 }
 
@@ -78,12 +80,12 @@ func (e *Embedded) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }
 // configuration parser does.
 const defaultSyncInterval = 2 * time.Minute
 
-// SyncString is how a sync interval is written in settings: "always" for zero, else the duration.
-func SyncString(d time.Duration) string {
-	if d <= 0 {
+// syncString is the sync setting as --nats-sync writes it: "always" or the interval.
+func (o EmbeddedOptions) syncString() string {
+	if o.SyncAlways {
 		return "always"
 	}
-	return d.String()
+	return cmp.Or(max(o.SyncInterval, 0), defaultSyncInterval).String()
 }
 
 // SyncAlways reports whether the running server syncs every write to disk before acknowledging

@@ -10,24 +10,25 @@ import (
 
 func TestEmbeddedSyncSetting(t *testing.T) {
 	tests := []struct {
-		name       string
-		interval   time.Duration
-		wantAlways bool
-		wantString string
+		name         string
+		o            EmbeddedOptions
+		wantAlways   bool
+		wantInterval time.Duration
+		wantString   string
 	}{
-		{"zero syncs every write before the ack", 0, true, "always"},
-		{"an interval syncs in the background", 30 * time.Second, false, "30s"},
+		{"always syncs every write before the ack", EmbeddedOptions{SyncAlways: true}, true, 2 * time.Minute, "always"},
+		{"an interval syncs in the background", EmbeddedOptions{SyncInterval: 30 * time.Second}, false, 30 * time.Second, "30s"},
+		{"nothing set is nats-server's default", EmbeddedOptions{}, false, 2 * time.Minute, "2m0s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), SyncInterval: tc.interval}, testLog())
+			tc.o.StoreDir = t.TempDir()
+			srv, err := StartEmbedded(tc.o, testLog())
 			require.NoError(t, err)
 			t.Cleanup(srv.Shutdown)
 			assert.Equal(t, tc.wantAlways, srv.SyncAlways(), "the running server's JetStream config")
-			if !tc.wantAlways {
-				assert.Equal(t, tc.interval, srv.srv.JetStreamConfig().SyncInterval)
-			}
-			assert.Equal(t, tc.wantString, SyncString(tc.interval))
+			assert.Equal(t, tc.wantInterval, srv.srv.JetStreamConfig().SyncInterval)
+			assert.Equal(t, tc.wantString, tc.o.syncString())
 		})
 	}
 }

@@ -124,11 +124,12 @@ func TestDeadLetterKeepsOriginalAndIsIdempotent(t *testing.T) {
 	assert.Equal(t, "2026-01-02T03:04:05Z", m.Header.Get(HeaderDLQTime))
 }
 
-// startJetStreamSync is startJetStream with the embedded server's sync interval (0: always).
-func startJetStreamSync(t testing.TB, sync time.Duration) *Conn {
+// startJetStreamSync is startJetStream with the embedded server syncing as o says.
+func startJetStreamSync(t testing.TB, o EmbeddedOptions) *Conn {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), SyncInterval: sync}, log)
+	o.StoreDir = t.TempDir()
+	srv, err := StartEmbedded(o, log)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := Connect(context.Background(), srv.URL(), "test", log)

@@ -103,14 +103,15 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 
 	url := cfg.NATSURL
 	if url == "" {
-		syncEvery, serr := cfg.Durability.natsSync()
+		always, every, serr := cfg.Durability.natsSync()
 		if serr != nil {
 			return nil, fmt.Errorf("--nats-sync: %w", serr)
 		}
 		a.embedded, err = queue.StartEmbedded(queue.EmbeddedOptions{
 			StoreDir:     filepath.Join(cfg.DataDir, "nats"),
 			Port:         cfg.EmbeddedNATSPort,
-			SyncInterval: syncEvery,
+			SyncAlways:   always,
+			SyncInterval: every,
 		}, log)
 		if err != nil {
 			return nil, err

@@ -42,16 +42,16 @@ func bindDurability(s *config.Set, c *Config) {
 	s.Duration(&d.GroupCommitLinger, "group-commit-linger", "HZ_GROUP_COMMIT_LINGER", def.GroupCommitLinger, "longest wait of a group commit for more events once it may go (0 = none: batches fill while the one before is being synced); a lone event at a quiet moment never waits")
 }
 
-// natsSync is --nats-sync as the embedded server takes it: 0 for always, else the interval.
-func (d DurabilityConfig) natsSync() (time.Duration, error) {
+// natsSync is --nats-sync as the embedded server takes it: always, or the interval.
+func (d DurabilityConfig) natsSync() (always bool, interval time.Duration, err error) {
 	if d.NATSSync == "always" {
-		return 0, nil
+		return true, 0, nil
 	}
 	iv, err := time.ParseDuration(d.NATSSync)
 	if err != nil || iv <= 0 {
-		return 0, fmt.Errorf("%q is neither always nor a positive interval such as 1s or 2m", d.NATSSync)
+		return false, 0, fmt.Errorf("%q is neither always nor a positive interval such as 1s or 2m", d.NATSSync)
 	}
-	return iv, nil
+	return false, iv, nil
 }
 
 func (c Config) validateDurability() []error {
@@ -60,7 +60,7 @@ func (c Config) validateDurability() []error {
 		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(msg, args...)))
 	}
 	d := c.Durability
-	if _, err := d.natsSync(); err != nil {
+	if _, _, err := d.natsSync(); err != nil {
 		bad("nats-sync", "%v", err)
 	}
 	switch d.GroupCommit {
@@ -80,9 +80,9 @@ func (c Config) validateDurability() []error {
 	return errs
 }
 
-// groupCommit decides whether deliveries are group-committed, and says why. embeddedSync is the
-// embedded server's sync interval (0: always); external is true when --nats-url names a server.
-func (c Config) groupCommit(external bool, embeddedSync time.Duration) (on bool, why string) {
+// groupCommit decides whether deliveries are group-committed, and says why. external is true when
+// --nats-url names a server; embeddedAlways is whether the embedded server syncs always.
+func (c Config) groupCommit(external, embeddedAlways bool) (on bool, why string) {
 	switch {
 	case c.Durability.GroupCommit == GroupCommitOn:
 		return true, "--group-commit on"
@@ -90,7 +90,7 @@ func (c Config) groupCommit(external bool, embeddedSync time.Duration) (on bool,
 		return false, "--group-commit off"
 	case external:
 		return false, "external NATS server: its sync setting is not visible to hzhook (set --group-commit on for a single-node server with sync_interval: always; a cluster's Raft log already groups plain publishes)"
-	case embeddedSync > 0:
+	case !embeddedAlways:
 		return false, "the embedded server syncs in the background: plain publishes are faster than atomic batches then"
 	default:
 		return true, "the embedded server syncs every write: one sync per batch instead of one per event"

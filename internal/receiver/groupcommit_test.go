@@ -282,8 +282,9 @@ func TestDurabilitySettingsAreValidated(t *testing.T) {
 	Bind(set, &cfg)
 	require.NoError(t, set.Parse([]string{"--dev"}))
 	require.NoError(t, cfg.Validate())
-	every, err := cfg.Durability.natsSync()
+	always, every, err := cfg.Durability.natsSync()
 	require.NoError(t, err)
+	assert.False(t, always)
 	assert.Equal(t, time.Second, every)
 }
 
@@ -292,19 +293,19 @@ func TestGroupCommitModeFollowsTheServer(t *testing.T) {
 		name     string
 		mode     string
 		external bool
-		sync     time.Duration
+		always   bool
 		want     bool
 	}{
-		{"embedded, sync always", GroupCommitAuto, false, 0, true},
-		{"embedded, sync interval", GroupCommitAuto, false, time.Minute, false},
-		{"external server", GroupCommitAuto, true, 0, false},
-		{"on", GroupCommitOn, true, 0, true},
-		{"off", GroupCommitOff, false, 0, false},
+		{"embedded, sync always", GroupCommitAuto, false, true, true},
+		{"embedded, sync interval", GroupCommitAuto, false, false, false},
+		{"external server", GroupCommitAuto, true, false, false},
+		{"on", GroupCommitOn, true, false, true},
+		{"off", GroupCommitOff, false, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Config{Durability: DurabilityConfig{GroupCommit: tc.mode}}
-			on, why := c.groupCommit(tc.external, tc.sync)
+			on, why := c.groupCommit(tc.external, tc.always)
 			assert.Equal(t, tc.want, on)
 			assert.NotEmpty(t, why)
 		})

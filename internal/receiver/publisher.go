@@ -13,11 +13,11 @@ import (
 // GroupCommit still holds; call it once no delivery is in flight any more.
 func (a *App) publisher() (_ intake.Publisher, stop func(context.Context), _ error) {
 	d := a.cfg.Durability
-	sync, err := d.natsSync()
+	always, _, err := d.natsSync()
 	if err != nil { // Validate ran before
 		return nil, nil, fmt.Errorf("--nats-sync: %w", err)
 	}
-	on, why := a.cfg.groupCommit(a.embedded == nil, sync)
+	on, why := a.cfg.groupCommit(a.embedded == nil, always)
 	if !on {
 		a.log.Info("storing each event with its own publish", "group_commit", false, "why", why)
 		return queue.NewPublisher(a.conn.JS), func(context.Context) {}, nil
