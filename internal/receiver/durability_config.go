@@ -36,7 +36,7 @@ func DefaultDurability() DurabilityConfig {
 func bindDurability(s *config.Set, c *Config) {
 	d, def := &c.Durability, DefaultDurability()
 	s.String(&d.NATSSync, "nats-sync", "HZ_NATS_SYNC", def.NATSSync, "embedded NATS server: always = sync every write to disk before it is acknowledged (a 204 survives a power cut); an interval such as 2m = sync in the background that often (events answered 204 within it may be lost when the machine goes down)")
-	s.String(&d.GroupCommit, "group-commit", "HZ_GROUP_COMMIT", def.GroupCommit, "write concurrent deliveries as one JetStream atomic batch (one disk sync for many events): on, off, or auto = on for the embedded server with --nats-sync always, off for an external server (set on for a single-node server with sync_interval: always)")
+	s.String(&d.GroupCommit, "group-commit", "HZ_GROUP_COMMIT", def.GroupCommit, "write concurrent deliveries as one JetStream atomic batch (a few disk syncs for many events): on, off, or auto = on for the embedded server with --nats-sync always, off for an external server (set on for a single-node server with sync_interval: always)")
 	s.Int(&d.GroupCommitMaxMessages, "group-commit-max-messages", "HZ_GROUP_COMMIT_MAX_MESSAGES", def.GroupCommitMaxMessages, "most events in one group commit (2 to 1000, nats-server's limit)")
 	s.Int(&d.GroupCommitMaxBytes, "group-commit-max-bytes", "HZ_GROUP_COMMIT_MAX_BYTES", def.GroupCommitMaxBytes, "most bytes in one group commit; a larger single event is stored on its own")
 	s.Duration(&d.GroupCommitLinger, "group-commit-linger", "HZ_GROUP_COMMIT_LINGER", def.GroupCommitLinger, "longest wait of a group commit for more events once it may go (0 = none: batches fill while the one before is being synced); a lone event at a quiet moment never waits")
