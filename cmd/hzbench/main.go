@@ -16,7 +16,8 @@ import (
 const usage = `hzbench: benchmarks of hzhook against baselines
 
 Usage:
-  hzbench intake [flags]            intake throughput/latency: bare vs hand-rolled vs hzhook receiver
+  hzbench intake [flags]            intake throughput/latency: bare vs hand-rolled vs hzhook, on a
+                                    nats-server that syncs always and on one with the default sync
   hzbench e2e [flags]               end-to-end latency: webhook 204 to the row in the store, at a fixed rate
   hzbench drain [flags]             worker drain rate: the inventory's BenchmarkDrain (SQLite, PostgreSQL)
   hzbench serve-bare [flags]        the bare 204 ceiling server

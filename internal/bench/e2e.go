@@ -45,7 +45,8 @@ type E2EReport struct {
 	Options       E2EOptions
 }
 
-// RunE2E starts nats-server, the receiver and a worker storing into SQLite, then in each run sends
+// RunE2E starts nats-server (syncing every write), the receiver and a worker storing into SQLite,
+// then in each run sends
 // Rate unique ct.entry events per second (each with its own certificate) for Duration and
 // measures, per event, the time from its 204 to its row in the store.
 func RunE2E(ctx context.Context, o E2EOptions) (E2EReport, error) {
@@ -53,8 +54,10 @@ func RunE2E(ctx context.Context, o E2EOptions) (E2EReport, error) {
 	so := IntakeOptions{BinDir: o.BinDir, WorkDir: o.WorkDir}
 	dbPath := filepath.Join(o.WorkDir, "e2e.db")
 	var workerProc *Proc
-	url, _, stop, err := so.startWithNATS(ctx, 0, "e2e", func(natsURL string) (string, *Proc, func(), error) {
-		url, recv, stopRecv, err := so.startReceiver(ctx, 0, natsURL)
+	// The durable set-up: a server that syncs every write, the receiver group-committing.
+	su := SetUps[0]
+	url, _, _, stop, err := so.startWithNATS(ctx, 0, su, "e2e", func(natsURL string) (string, *Proc, func(), error) {
+		url, recv, stopRecv, err := so.startReceiver(ctx, 0, append([]string{"HZ_NATS_URL=" + natsURL}, su.ReceiverEnv...), "")
 		if err != nil {
 			return "", nil, nil, err
 		}

@@ -20,9 +20,14 @@ type Proc struct {
 	Args []string // arguments
 	Env  []string // added to the parent's environment
 	Log  string   // file that collects stdout and stderr (appended across restarts)
+	// Strace, when set, runs the process under strace (if installed), which writes the process's
+	// disk syncs to this file (see Syncs). Signals, CPU time and RSS are then the traced
+	// process's, not strace's.
+	Strace string
 
-	cmd *exec.Cmd
-	log *os.File
+	cmd   *exec.Cmd
+	log   *os.File
+	child int // pid of the traced process under strace
 }
 
 // Start starts the process.
@@ -31,21 +36,58 @@ func (p *Proc) Start() error {
 	if err != nil {
 		return fmt.Errorf("open log of %s: %w", filepath.Base(p.Bin), err)
 	}
-	cmd := exec.Command(p.Bin, p.Args...)
+	bin, args := p.Bin, p.Args
+	traced := false
+	if p.Strace != "" {
+		if strace, err := exec.LookPath("strace"); err == nil {
+			// seccomp-bpf: only the traced calls stop the process, the rest run at full speed.
+			bin, args = strace, append([]string{"-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync,fdatasync,openat", "-o", p.Strace, p.Bin}, p.Args...)
+			traced = true
+		}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", filepath.Base(p.Bin), err)
 	}
-	p.cmd, p.log = cmd, logf
+	p.cmd, p.log, p.child = cmd, logf, 0
+	if traced {
+		if p.child, err = tracedChild(cmd.Process.Pid, p.Strace); err != nil {
+			_ = cmd.Process.Kill()
+			p.wait()
+			return fmt.Errorf("start %s under strace: %w", filepath.Base(p.Bin), err)
+		}
+	}
 	return nil
+}
+
+// tracedChild waits for the process strace (pid) starts and for strace's output file (which it
+// may create only after starting the process), and returns the process's pid.
+func tracedChild(pid int, out string) (int, error) {
+	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", path, err)
+		}
+		f := strings.Fields(string(b))
+		if _, err := os.Stat(out); err != nil || len(f) == 0 {
+			continue
+		}
+		return strconv.Atoi(f[0])
+	}
+	return 0, fmt.Errorf("strace %d: no traced process or no %s after 10s", pid, out)
 }
 
 // Pid is the process id while running, else 0.
 func (p *Proc) Pid() int {
-	if p.cmd == nil {
+	switch {
+	case p.cmd == nil:
 		return 0
+	case p.child != 0:
+		return p.child
 	}
 	return p.cmd.Process.Pid
 }
@@ -55,7 +97,7 @@ func (p *Proc) Kill() {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = syscall.Kill(p.Pid(), syscall.SIGKILL)
 	p.wait()
 }
 
@@ -64,13 +106,13 @@ func (p *Proc) Stop(timeout time.Duration) {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = syscall.Kill(p.Pid(), syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
+		_ = syscall.Kill(p.Pid(), syscall.SIGKILL)
 		<-done
 	}
 	p.cmd = nil
@@ -88,7 +130,7 @@ func (p *Proc) PeakRSS() (int64, error) {
 	if p.cmd == nil {
 		return 0, fmt.Errorf("%s is not running", filepath.Base(p.Bin))
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, fmt.Errorf("read status: %w", err)
 	}
@@ -101,7 +143,7 @@ func (p *Proc) PeakRSS() (int64, error) {
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.Pid())
 }
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 on every Linux ABI Go runs on.
@@ -113,7 +155,8 @@ func (p *Proc) CPUTime() (time.Duration, error) {
 	if p.cmd == nil {
 		return 0, fmt.Errorf("%s is not running", filepath.Base(p.Bin))
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	pid := p.Pid()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read stat: %w", err)
 	}
@@ -121,13 +164,13 @@ func (p *Proc) CPUTime() (time.Duration, error) {
 	_, rest, ok := strings.Cut(string(b), ") ")
 	fields := strings.Fields(rest)
 	if !ok || len(fields) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", p.cmd.Process.Pid)
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
 	}
 	var ticks int64
 	for _, f := range fields[11:13] { // utime, stime
 		n, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parse /proc/%d/stat: %w", p.cmd.Process.Pid, err)
+			return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 		}
 		ticks += n
 	}

@@ -36,19 +36,30 @@ type stack struct {
 	webhookURL, readyURL string
 }
 
-func startStack(t *testing.T) *stack {
+// stackOptions vary a stack: extra nats-server arguments, extra receiver environment.
+type stackOptions struct {
+	natsArgs    []string
+	receiverEnv []string
+}
+
+func startStack(t *testing.T, opts ...stackOptions) *stack {
 	t.Helper()
+	var o stackOptions
+	for _, x := range opts {
+		o.natsArgs = append(o.natsArgs, x.natsArgs...)
+		o.receiverEnv = append(o.receiverEnv, x.receiverEnv...)
+	}
 	s := &stack{t: t, dir: t.TempDir(), natsPort: freePort(t)}
 	secrets := filepath.Join(s.dir, "hooks.yaml")
 	require.NoError(t, os.WriteFile(secrets, []byte(fmt.Sprintf("hooks:\n  - org: %s\n    id: %s\n    secrets: [%q]\n", org, hook, secret)), 0o600))
-	s.nats = natsServer(t, filepath.Join(s.dir, "js"), s.natsPort)
+	s.nats = natsServer(t, filepath.Join(s.dir, "js"), s.natsPort, o.natsArgs...)
 	web, admin := freePort(t), freePort(t)
 	s.webhookURL = "http://" + addr(web) + "/hardenize/events"
 	s.readyURL = "http://" + addr(admin) + "/readyz"
-	s.receiver = startProc(t, "receiver", []string{
+	s.receiver = startProc(t, "receiver", append([]string{
 		"HZ_LISTEN=" + addr(web), "HZ_ADMIN_LISTEN=" + addr(admin), "HZ_SECRETS_FILE=" + secrets,
 		"HZ_NATS_URL=nats://" + addr(s.natsPort), "HZ_DEDUP_WINDOW=30m", "HZ_LOG_LEVEL=warn",
-	})
+	}, o.receiverEnv...))
 	waitHTTP(t, s.readyURL, http.StatusOK, 30*time.Second)
 	return s
 }

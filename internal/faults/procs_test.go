@@ -63,10 +63,10 @@ func waitHTTP(t *testing.T, url string, want int, within time.Duration) {
 	require.NoError(t, bench.WaitHTTP(ctx, url, want))
 }
 
-// natsServer runs the real nats-server binary with JetStream storing in dir.
-func natsServer(t *testing.T, dir string, port int) *bench.Proc {
+// natsServer runs the real nats-server binary with JetStream storing in dir, and extra arguments.
+func natsServer(t *testing.T, dir string, port int, extra ...string) *bench.Proc {
 	t.Helper()
-	p := startProc(t, "nats-server", nil, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+	p := startProc(t, "nats-server", nil, append([]string{"-js", "-sd", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port)}, extra...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, bench.WaitTCP(ctx, addr(port)))

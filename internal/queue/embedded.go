@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,13 @@ type EmbeddedOptions struct {
 	StoreDir string // JetStream file store; kept across restarts
 	Host     string // default 127.0.0.1: never exposed beyond loopback
 	Port     int    // 0 picks a free port; -1 is not allowed
+	// SyncAlways syncs every write to disk before it is acknowledged (nats-server's
+	// sync_interval: always): an acknowledged event survives a power cut. The receiver's default.
+	SyncAlways bool
+	// SyncInterval, without SyncAlways, is how often the file store is synced in the background
+	// (zero: nats-server's default, 2 minutes): what was acknowledged within the last interval may
+	// be lost when the machine, not just the process, goes down.
+	SyncInterval time.Duration
 }
 
 // Embedded is a running in-process NATS server with JetStream.
@@ -40,6 +48,9 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		StoreDir:   filepath.Clean(o.StoreDir),
 		NoSigs:     true,
 		NoLog:      true,
+		// nats-server's own reading of sync_interval: always keeps the default interval beside it.
+		SyncAlways:   o.SyncAlways,
+		SyncInterval: cmp.Or(max(o.SyncInterval, 0), defaultSyncInterval),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -49,7 +60,7 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 15s (is the port in use?)", o.Host, o.Port)
 	}
-	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir)
+	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", o.syncString())
 	return &Embedded{srv: srv}, nil
 }
 
@@ -64,3 +75,22 @@ func (e *Embedded) Shutdown() {
 
 // Port is the client port the server listens on.
 func (e *Embedded) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }
+
+// defaultSyncInterval is nats-server's background sync interval, kept beside SyncAlways as its
+// configuration parser does.
+const defaultSyncInterval = 2 * time.Minute
+
+// syncString is the sync setting as --nats-sync writes it: "always" or the interval.
+func (o EmbeddedOptions) syncString() string {
+	if o.SyncAlways {
+		return "always"
+	}
+	return cmp.Or(max(o.SyncInterval, 0), defaultSyncInterval).String()
+}
+
+// SyncAlways reports whether the running server syncs every write to disk before acknowledging
+// it, as its JetStream configuration says.
+func (e *Embedded) SyncAlways() bool {
+	cfg := e.srv.JetStreamConfig()
+	return cfg != nil && cfg.SyncAlways
+}

@@ -176,3 +176,18 @@ func TestRedriveSubject(t *testing.T) {
 	assert.Equal(t, "hz.redrive.alerts.hz-alerts-slack", RedriveSubject(StreamAlerts, "hz-alerts-slack"))
 	assert.Equal(t, "hz.redrive.alerts.a_b_c", RedriveSubject(StreamAlerts, "a.b>c"), "one safe token whatever the name")
 }
+
+// startJetStreamSync is startJetStream with the embedded server syncing as o says.
+func startJetStreamSync(t testing.TB, o EmbeddedOptions) *Conn {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	o.StoreDir = t.TempDir()
+	srv, err := StartEmbedded(o, log)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	conn, err := Connect(context.Background(), srv.URL(), "test", log)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(time.Second) })
+	require.NoError(t, EnsureStreams(context.Background(), conn.JS, DefaultStreamOptions()))
+	return conn
+}

@@ -45,8 +45,11 @@ func limits(name, description string, subjects []string, maxAge time.Duration, m
 }
 
 func eventsStream(o StreamOptions) jetstream.StreamConfig {
-	return limits(StreamEvents, "Hardenize events accepted by hzhook receivers",
+	cfg := limits(StreamEvents, "Hardenize events accepted by hzhook receivers",
 		[]string{EventsSubjectPrefix + "*", redrivePrefix(StreamEvents) + "*"}, o.MaxAge, o.MaxBytes, o)
+	// GroupCommit writes concurrent deliveries as one atomic batch (nats-server 2.12+).
+	cfg.AllowAtomicPublish = true
+	return cfg
 }
 
 func dlqStream(o StreamOptions) jetstream.StreamConfig {

@@ -105,9 +105,15 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 
 	url := cfg.NATSURL
 	if url == "" {
+		always, every, serr := cfg.Durability.natsSync()
+		if serr != nil {
+			return nil, fmt.Errorf("--nats-sync: %w", serr)
+		}
 		a.embedded, err = queue.StartEmbedded(queue.EmbeddedOptions{
-			StoreDir: filepath.Join(cfg.DataDir, "nats"),
-			Port:     cfg.EmbeddedNATSPort,
+			StoreDir:     filepath.Join(cfg.DataDir, "nats"),
+			Port:         cfg.EmbeddedNATSPort,
+			SyncAlways:   always,
+			SyncInterval: every,
 		}, log)
 		if err != nil {
 			return nil, err
@@ -165,9 +171,18 @@ func (a *App) DemoHook() *verify.Hook { return a.demo }
 // shutdown timeout, the in-process worker stops, NATS is drained, the embedded server stops.
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
+	pub, stopPub, err := a.publisher()
+	if err != nil {
+		return err
+	}
+	defer func() { // after every delivery was answered: settle what the group commit still holds
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.PublishTimeout)
+		defer cancel()
+		stopPub(sctx)
+	}()
 	in := intake.New(
 		verify.NewVerifier(a.secrets, a.cfg.Tolerance, time.Now),
-		queue.NewPublisher(a.conn.JS),
+		pub,
 		intake.Options{PublishTimeout: a.cfg.PublishTimeout, Registerer: a.reg},
 	)
 	webhookSrv := a.httpServer(webhook.NewServer(in, webhook.Options{
@@ -210,6 +225,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.SecretsFile != "" {
 		g.Go(func() error { a.secrets.Watch(gctx, a.cfg.SecretsReload); return nil })
 	}
+	g.Go(func() error { logSummaries(gctx, a.reg, a.log, summaryEvery); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		a.stopping.Store(true)

@@ -35,6 +35,7 @@ type Config struct {
 	DevAPIListen     string
 	Sources          []string     // "webhook", "pubsub" or both; empty means webhook
 	PubSub           PubSubConfig // used when Sources holds "pubsub"
+	Durability       DurabilityConfig
 }
 
 // DefaultConfig is the receiver's configuration when no flag or variable is set: the one home of
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		LogLevel:         "info",
 		DevAPIListen:     "127.0.0.1:9091",
 		Sources:          []string{SourceWebhook},
+		Durability:       DefaultDurability(),
 		PubSub: PubSubConfig{
 			MaxOutstandingMessages: 1000,
 			MaxOutstandingBytes:    64 << 20,
@@ -95,6 +97,7 @@ func Bind(s *config.Set, c *Config) {
 	s.Bool(&c.Dev, "dev", "HZ_DEV", d.Dev, "development mode: embedded NATS, an in-process worker with a SQLite inventory under --data-dir, and a generated demo hook")
 	s.String(&c.DevAPIListen, "dev-api-listen", "HZ_DEV_API_LISTEN", d.DevAPIListen, "with --dev: address of the in-process worker's API (inventory, dead letters)")
 	bindPubSub(s, c, d)
+	bindDurability(s, c, d)
 }
 
 // Validate reports every invalid setting at once, each named by its flag.
@@ -155,5 +158,6 @@ func (c Config) Validate() error {
 		bad("log-level", "%v", err)
 	}
 	errs = append(errs, c.validateSources()...)
+	errs = append(errs, c.validateDurability()...)
 	return errors.Join(errs...)
 }

@@ -53,7 +53,8 @@ func TestReceiverWithPubSubSource(t *testing.T) {
 			t.Cleanup(func() { h.nats.Shutdown() })
 
 			var cfg Config
-			env := map[string]string{"PUBSUB_EMULATOR_HOST": host, "HZ_SOURCE": sources}
+			// Group commit on: a Pub/Sub message is acked only after the batch holding it was.
+			env := map[string]string{"PUBSUB_EMULATOR_HOST": host, "HZ_SOURCE": sources, "HZ_GROUP_COMMIT": "on"}
 			set := config.NewSet("receiver", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 			Bind(set, &cfg)
 			require.NoError(t, set.Parse([]string{
