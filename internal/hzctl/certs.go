@@ -20,7 +20,7 @@ func bindCertsCommon(set *config.Set, o *adminOptions) {
 	bindAdminOptions(set, o, "read API", 10*time.Second)
 }
 
-const certsUsage = "usage: hzctl certs list|show SHA256|report [flags]   (hzctl certs list --help)"
+const certsUsage = "usage: hzctl certs list|show SHA256|report|import [flags]   (hzctl certs list --help)"
 
 func runCerts(ctx context.Context, args []string, cio IO) error {
 	if len(args) == 0 {
@@ -33,6 +33,8 @@ func runCerts(ctx context.Context, args []string, cio IO) error {
 		return runCertsShow(ctx, args[1:], cio)
 	case "report":
 		return runCertsReport(ctx, args[1:], cio)
+	case "import":
+		return runCertsImport(ctx, args[1:], cio)
 	default:
 		return fmt.Errorf("unknown subcommand %q; %s", args[0], certsUsage)
 	}
