@@ -168,6 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{}))
 	if a.store != nil {
 		adminapi.RegisterInventory(api, a.store, time.Now)
+		adminapi.RegisterCertSync(api, a.store)
 	}
 	admin := &http.Server{
 		Handler:           e,
