@@ -142,7 +142,7 @@ func runCertsShow(ctx context.Context, args []string, cio IO) error {
 		{"notBefore", d.NotBefore.Format(time.RFC3339)}, {"notAfter", d.NotAfter.Format(time.RFC3339)},
 		{"hosts", strings.Join(d.Hosts, ", ")}, {"key", fmt.Sprintf("%s %d (%d bits strength)", d.KeyAlg, d.KeyLen, d.KeyStrength)},
 		{"sigAlg", d.SigAlg}, {"ownership", orDash(d.Ownership)}, {"firstSeen", d.FirstSeen.Format(time.RFC3339)},
-		{"lastSeen", d.LastSeen.Format(time.RFC3339)}, {"source", d.Source},
+		{"lastSeen", d.LastSeen.Format(time.RFC3339)}, {"source", d.Source}, {"receivedVia", orDash(d.ReceivedVia)},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
 	}
@@ -212,7 +212,7 @@ type certView struct {
 	SHA256, TBSSHA256, Subject, Issuer, IssuerCA, Serial string
 	NotBefore, NotAfter, FirstSeen, LastSeen             time.Time
 	Hosts                                                []string
-	KeyAlg, SigAlg, Ownership, Source                    string
+	KeyAlg, SigAlg, Ownership, Source, ReceivedVia       string
 	KeyLen, KeyStrength                                  int
 	Precert                                              bool
 }

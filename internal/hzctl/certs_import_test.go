@@ -140,6 +140,21 @@ func (e *importEnv) alerts(t *testing.T) uint64 {
 	return info.State.Msgs
 }
 
+// shrinkDedupWindow makes HZ_EVENTS forget message ids after 100ms, and waits that long.
+func (e *importEnv) shrinkDedupWindow(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.conn.JS.Stream(ctx, queue.StreamEvents)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	cfg := info.Config
+	cfg.Duplicates = 100 * time.Millisecond
+	_, err = e.conn.JS.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond) // the window itself is what is waited for
+}
+
 func (e *importEnv) wildcards() int {
 	n := 0
 	for _, c := range e.certs {
@@ -255,6 +270,19 @@ func TestCertsImportResumes(t *testing.T) {
 	for _, f := range e.findings(t) {
 		assert.False(t, f.Suppressed)
 	}
+
+	// Beyond the duplicate window a rerun is stored again, and changes nothing: the same rows, the
+	// same findings, no second alert.
+	e.shrinkDedupWindow(t)
+	code, stdout, stderr = runHzctl(t, apiEnv(nil), args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "stored          10\n", "the stream no longer knows the ids")
+	e.settled(t)
+	rows, total = e.inventory(t)
+	assert.Equal(t, 10, total)
+	assert.Len(t, rows, 10)
+	assert.Len(t, e.findings(t), e.wildcards())
+	assert.Equal(t, uint64(e.wildcards()), e.alerts(t))
 
 	code, _, stderr = runHzctl(t, apiEnv(nil), "certs", "import", "--org", org, "--limit", "-1")
 	assert.Equal(t, 1, code)
