@@ -123,11 +123,11 @@ type typeHandler struct {
 // outbox: when publishing fails the message is retried, and its redelivery publishes what is still
 // unpublished). A pki.cert.new that brings a newer copy of a stored certificate is also judged on
 // what changed (Writer.judgeChanges). The findings of a message carrying "Hz-Alerts: off" are
-// recorded suppressed: never alerted. A payload that cannot be decoded is a permanent error for its message alone; a
-// certificate that cannot be parsed is stored and found malformed. When the batch transaction
-// fails, each message is retried in its own transaction, so one row the database refuses cannot
-// hold back the others; a PostgreSQL data exception (SQLSTATE class 22) is then permanent for that
-// message.
+// recorded suppressed: never alerted. A payload that cannot be decoded is a permanent error for
+// its message alone; a certificate that cannot be parsed is stored and found malformed. When the
+// batch transaction fails, each message is retried in its own transaction, so one row the
+// database refuses cannot hold back the others; a PostgreSQL data exception (SQLSTATE class 22)
+// is then permanent for that message.
 func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	w := h.w
 	errs := make([]error, len(batch))
