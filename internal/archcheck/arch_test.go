@@ -92,3 +92,24 @@ func TestREADMEMapIsTrue(t *testing.T) {
 		assert.True(t, ok, "the README's package map has a row for %s, which does not exist", pkg)
 	}
 }
+
+// hzctl talks to the Hardenize API, JetStream and the worker's HTTP API, never to the database:
+// hzctl certs import stores through HZ_EVENTS and the workers. Linking a database driver into it
+// would mean some command writes the inventory around the workers (and their rules and alerts).
+func TestHzctlLinksNoDatabaseDriver(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to list the packages")
+	cmd := exec.Command(goBin, "list", "-deps", "./cmd/hzctl")
+	cmd.Dir = filepath.Join("..", "..")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list: %s", stderr.String())
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, module+"internal/certsync", "the list is of hzctl's dependencies")
+	for _, dep := range deps {
+		for _, banned := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", module + "internal/inventory", module + "internal/ingest"} {
+			assert.False(t, dep == banned || strings.HasPrefix(dep, banned+"/"), "cmd/hzctl links %s", dep)
+		}
+	}
+}

@@ -41,7 +41,7 @@ func checkAlerts(t tb, o overlay, m *manifest) {
 			}
 		}
 	}
-	for _, want := range []string{"HzhookDeadLettersGrowing", "HzhookRejectionSpike", "HzhookConsumerLag", "HzhookReceiver5xx"} {
+	for _, want := range []string{"HzhookDeadLettersGrowing", "HzhookRejectionSpike", "HzhookConsumerLag", "HzhookReceiver5xx", "HzhookCertSyncFailing"} {
 		assert.Contains(t, alerts, want, "missing alert")
 	}
 	if o.externalNATS != "" {

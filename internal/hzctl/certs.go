@@ -20,7 +20,7 @@ func bindCertsCommon(set *config.Set, o *adminOptions) {
 	bindAdminOptions(set, o, "read API", 10*time.Second)
 }
 
-const certsUsage = "usage: hzctl certs list|show SHA256|report [flags]   (hzctl certs list --help)"
+const certsUsage = "usage: hzctl certs list|show SHA256|report|import [flags]   (hzctl certs list --help)"
 
 func runCerts(ctx context.Context, args []string, cio IO) error {
 	if len(args) == 0 {
@@ -33,6 +33,8 @@ func runCerts(ctx context.Context, args []string, cio IO) error {
 		return runCertsShow(ctx, args[1:], cio)
 	case "report":
 		return runCertsReport(ctx, args[1:], cio)
+	case "import":
+		return runCertsImport(ctx, args[1:], cio)
 	default:
 		return fmt.Errorf("unknown subcommand %q; %s", args[0], certsUsage)
 	}
@@ -140,7 +142,7 @@ func runCertsShow(ctx context.Context, args []string, cio IO) error {
 		{"notBefore", d.NotBefore.Format(time.RFC3339)}, {"notAfter", d.NotAfter.Format(time.RFC3339)},
 		{"hosts", strings.Join(d.Hosts, ", ")}, {"key", fmt.Sprintf("%s %d (%d bits strength)", d.KeyAlg, d.KeyLen, d.KeyStrength)},
 		{"sigAlg", d.SigAlg}, {"ownership", orDash(d.Ownership)}, {"firstSeen", d.FirstSeen.Format(time.RFC3339)},
-		{"lastSeen", d.LastSeen.Format(time.RFC3339)}, {"source", d.Source},
+		{"lastSeen", d.LastSeen.Format(time.RFC3339)}, {"source", d.Source}, {"receivedVia", orDash(d.ReceivedVia)},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
 	}
@@ -210,7 +212,7 @@ type certView struct {
 	SHA256, TBSSHA256, Subject, Issuer, IssuerCA, Serial string
 	NotBefore, NotAfter, FirstSeen, LastSeen             time.Time
 	Hosts                                                []string
-	KeyAlg, SigAlg, Ownership, Source                    string
+	KeyAlg, SigAlg, Ownership, Source, ReceivedVia       string
 	KeyLen, KeyStrength                                  int
 	Precert                                              bool
 }

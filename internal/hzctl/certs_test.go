@@ -45,7 +45,7 @@ func startInventoryAPI(t *testing.T) (string, []string) {
 		var p struct{ SHA256 string }
 		require.NoError(t, json.Unmarshal(ev.Data, &p))
 		shas = append(shas, p.SHA256)
-		batch = append(batch, dispatch.Message{Data: body, Event: ev, Org: "demo", HookID: "h", ReceivedAt: now})
+		batch = append(batch, dispatch.Message{Data: body, Event: ev, Org: "demo", HookID: "h", Source: "webhook", ReceivedAt: now})
 	}
 	hs := ingest.New(store, ingest.Options{}).Handlers()
 	for _, m := range batch {
@@ -76,7 +76,7 @@ func TestCerts(t *testing.T) {
 		{"list json", []string{"certs", "list", "--json", "--page-size", "1"}, withToken, 0,
 			[]string{`"pageSize": 1`, `"total": 2`, `"pages": 2`}, ""},
 		{"show", []string{"certs", "show", shas[0]}, withToken, 0,
-			[]string{"sha256:", shas[0], "ct.googleapis.com/icarus", "CT entries of this issuance (1)"}, ""},
+			[]string{"sha256:", shas[0], "ct.googleapis.com/icarus", "CT entries of this issuance (1)", "receivedVia:  webhook"}, ""},
 		{"show json", []string{"certs", "show", "--json", shas[1]}, withToken, 0, []string{`"payload"`, `"twins"`}, ""},
 		{"report", []string{"certs", "report"}, withToken, 0, []string{"issuances", "by issuer CA", "EC 256"}, ""},
 		{"report json", []string{"certs", "report", "--json"}, withToken, 0, []string{`"byIssuerCa"`}, ""},

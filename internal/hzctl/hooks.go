@@ -38,7 +38,10 @@ func bindAPI(set *config.Set, a *apiFlags) {
 }
 
 // client builds the API client; credentials come from the file or the environment, never flags.
-func (a apiFlags) client(cio IO) (*hardenize.Client, error) {
+func (a apiFlags) client(cio IO) (*hardenize.Client, error) { return a.clientWith(cio, nil) }
+
+// clientWith is client with more options set by tune (nil: none).
+func (a apiFlags) clientWith(cio IO, tune func(*hardenize.Options)) (*hardenize.Client, error) {
 	if a.Org == "" {
 		return nil, errors.New("--org (or HZ_ORG) is required")
 	}
@@ -56,7 +59,11 @@ func (a apiFlags) client(cio IO) (*hardenize.Client, error) {
 			return nil, fmt.Errorf("api credentials: set %s and %s, or --credentials FILE", envAPIUser, envAPIPassword)
 		}
 	}
-	return hardenize.New(hardenize.Options{BaseURL: a.URL, Org: a.Org, Credentials: creds, MinBackoff: a.Backoff})
+	o := hardenize.Options{BaseURL: a.URL, Org: a.Org, Credentials: creds, MinBackoff: a.Backoff}
+	if tune != nil {
+		tune(&o)
+	}
+	return hardenize.New(o)
 }
 
 type hookSubcommand struct {

@@ -32,7 +32,7 @@ func commands() map[string]command {
 		"hooks":     {"manage Hardenize event hooks: list, setup, rotate, test, enable, disable, delete", runHooks},
 		"backfill":  {"pull missed events from the Hardenize API into HZ_EVENTS (resumable)", runBackfill},
 		"load":      {"load-test a receiver with freshly signed events; prints throughput and latency", runLoad},
-		"certs":     {"query the certificate inventory: list, show SHA256, report", runCerts},
+		"certs":     {"the certificate inventory: list, show SHA256, report; import from the Hardenize API (resumable)", runCerts},
 		"dlq":       {"dead letters: list, show SEQ, redrive or purge (one SEQ or by filter)", runDLQ},
 	}
 }

@@ -19,6 +19,7 @@ func (w *Writer) certNew(m dispatch.Message, policy *rules.Policy) (change, erro
 	c := change{}
 	c.Event = w.eventRow(m)
 	c.Cert = certFromCertNew(cert, parsed, m.Event.Data, m.Event.CreatedOn)
+	observed(c.Cert, m)
 	if policy != nil {
 		w.judge(&c, policy, rules.FromCertificate(cert, parsed, parseErr))
 	}

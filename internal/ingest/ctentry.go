@@ -22,6 +22,7 @@ func (w *Writer) ctEntry(m dispatch.Message, policy *rules.Policy) (change, erro
 	if c.Cert, err = certFromCTEntry(entry, leaf); err != nil {
 		return change{}, events.Permanent(err)
 	}
+	observed(c.Cert, m)
 	c.Entry = entryFromCTEntry(entry)
 	if policy != nil {
 		w.judge(&c, policy, rules.FromCTEntry(entry, leaf, parseErr))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/inventory"
 )
@@ -101,6 +102,11 @@ func certFromCertNew(c events.Certificate, parsed *x509.Certificate, data []byte
 		Ownership: c.Ownership, MatchesOrgHost: c.MatchesOrgHost, Origin: c.Origin,
 		FirstSeen: inventory.Ms(first), LastSeen: inventory.Ms(last), Payload: data,
 	}
+}
+
+// observed stamps a certificate row with when its data was true and how its event came.
+func observed(r *inventory.CertRow, m dispatch.Message) {
+	r.ObservedAt, r.ReceivedVia = inventory.Ms(m.Event.CreatedOn), m.Source
 }
 
 func entryFromCTEntry(e events.MatchedCtEntry) *inventory.EntryRow {

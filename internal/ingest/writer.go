@@ -17,13 +17,15 @@ import (
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/findings"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
 // Store is what the writer needs of the inventory (*inventory.Store): every write of a batch in
-// one transaction, or none.
+// one transaction, or none, and the stored rows a pki.cert.new may update, to see what changed.
 type Store interface {
 	Apply(ctx context.Context, ws []inventory.Write) error
+	StoredCerts(ctx context.Context, sha256s []string) (map[string]inventory.StoredCert, error)
 }
 
 // PolicySource returns the policy in force (*rules.Store).
@@ -87,7 +89,7 @@ func New(store Store, o Options) *Writer {
 func (w *Writer) Handlers() map[string]dispatch.Handler {
 	return map[string]dispatch.Handler{
 		events.TypeCTEntry: typeHandler{w: w, typ: events.TypeCTEntry, build: w.ctEntry},
-		events.TypeCertNew: typeHandler{w: w, typ: events.TypeCertNew, build: w.certNew},
+		events.TypeCertNew: typeHandler{w: w, typ: events.TypeCertNew, build: w.certNew, changes: true},
 	}
 }
 
@@ -97,6 +99,9 @@ func (w *Writer) Handlers() map[string]dispatch.Handler {
 type change struct {
 	inventory.Write
 	issuance string
+	cert     rules.Cert // as judged (when rules are on)
+	// suppressed: the message says its findings must not alert (queue.HeaderAlerts).
+	suppressed bool
 }
 
 // build decodes one message of a type into its change, with the findings policy (nil: none)
@@ -107,17 +112,22 @@ type typeHandler struct {
 	w     *Writer
 	typ   string
 	build build
+	// changes: compare each certificate with its stored row and judge what changed (see
+	// Writer.judgeChanges).
+	changes bool
 }
 
 // Handle decodes every message, judges its certificate against the policy and writes the batch,
 // findings included, in one transaction; every message of the batch is done only once that
 // transaction has committed and the alerts of its issuance's new findings are on HZ_ALERTS (the
 // outbox: when publishing fails the message is retried, and its redelivery publishes what is still
-// unpublished). A payload that cannot be decoded is a permanent error for its message alone; a
-// certificate that cannot be parsed is stored and found malformed. When the batch transaction
-// fails, each message is retried in its own transaction, so one row the database refuses cannot
-// hold back the others; a PostgreSQL data exception (SQLSTATE class 22) is then permanent for that
-// message.
+// unpublished). A pki.cert.new that brings a newer copy of a stored certificate is also judged on
+// what changed (Writer.judgeChanges). The findings of a message carrying "Hz-Alerts: off" are
+// recorded suppressed: never alerted. A payload that cannot be decoded is a permanent error for
+// its message alone; a certificate that cannot be parsed is stored and found malformed. When the
+// batch transaction fails, each message is retried in its own transaction, so one row the
+// database refuses cannot hold back the others; a PostgreSQL data exception (SQLSTATE class 22)
+// is then permanent for that message.
 func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	w := h.w
 	errs := make([]error, len(batch))
@@ -138,6 +148,22 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 	}
 	if len(cs) == 0 {
 		return errs
+	}
+	if h.changes && policy != nil {
+		if err := w.judgeChanges(ctx, cs, policy); err != nil {
+			for _, i := range idx {
+				errs[i] = fmt.Errorf("inventory: %w", err)
+				w.events.WithLabelValues(h.typ, "error").Inc()
+			}
+			return errs
+		}
+	}
+	for j := range cs {
+		if cs[j].suppressed {
+			for k := range cs[j].Findings {
+				cs[j].Findings[k].Suppressed = true
+			}
+		}
 	}
 	ws := make([]inventory.Write, len(cs))
 	for j, c := range cs {
@@ -188,6 +214,7 @@ func (w *Writer) buildAll(batch []dispatch.Message, policy *rules.Policy, b buil
 		wg.Go(func() {
 			for i := k; i < len(batch); i += workers {
 				out[i].c, out[i].err = b(batch[i], policy)
+				out[i].c.suppressed = batch[i].Header.Get(queue.HeaderAlerts) == queue.AlertsOff
 			}
 		})
 	}
@@ -209,7 +236,7 @@ func (w *Writer) eventRow(m dispatch.Message) inventory.EventRow {
 
 // judge adds to c the findings policy makes of cert.
 func (w *Writer) judge(c *change, policy *rules.Policy, cert rules.Cert) {
-	c.issuance = cert.TBSSHA256
+	c.issuance, c.cert = cert.TBSSHA256, cert
 	now := w.now()
 	for _, f := range policy.Evaluate(cert) {
 		row, err := findings.Row(f, cert, now)
@@ -218,6 +245,60 @@ func (w *Writer) judge(c *change, policy *rules.Policy, cert rules.Cert) {
 			continue
 		}
 		c.Findings = append(c.Findings, row)
+	}
+}
+
+// judgeChanges adds to each change whose certificate updates a stored pki.cert.new row with a
+// newer copy (a later lastSeen, or the same and a later observation: the certificate sync) the
+// findings of what changed (rules.Policy.EvaluateChange). The stored rows are read before the
+// batch's transaction: two replicas racing on one certificate find the same change, and the
+// finding store keeps it once (its dedup type carries the new value). A revocation needs nothing
+// here: the newer copy is judged by Evaluate like any event, and revoked is new to its issuance.
+func (w *Writer) judgeChanges(ctx context.Context, cs []change, policy *rules.Policy) error {
+	shas := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.Cert != nil && c.Cert.Detail == inventory.DetailCertNew {
+			shas = append(shas, c.Cert.SHA256)
+		}
+	}
+	if len(shas) == 0 {
+		return nil
+	}
+	stored, err := w.store.StoredCerts(ctx, shas)
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	for j := range cs {
+		c := &cs[j]
+		if c.Cert == nil || c.Cert.Detail != inventory.DetailCertNew {
+			continue
+		}
+		prev, ok := stored[c.Cert.SHA256]
+		if !ok || prev.Detail != inventory.DetailCertNew || !newerCopy(c.Cert, prev) {
+			continue
+		}
+		for _, f := range policy.EvaluateChange(rules.Previous{Ownership: prev.Ownership, EffectiveNotAfter: prev.EffectiveNotAfter}, c.cert) {
+			row, err := findings.Row(f, c.cert, now)
+			if err != nil {
+				w.log.Error("finding not recorded", "type", f.Type, "tbsSha256", f.TBSSHA256, "err", err)
+				continue
+			}
+			c.Findings = append(c.Findings, row)
+		}
+	}
+	return nil
+}
+
+// newerCopy reports whether row replaces prev in the store's merge (of two pki.cert.new rows): a
+// later lastSeen, or the same lastSeen and a later observation. A copy equal in both is the same
+// data again (a redelivery), never a change.
+func newerCopy(row *inventory.CertRow, prev inventory.StoredCert) bool {
+	switch c := row.LastSeen.Compare(prev.LastSeen); {
+	case c != 0:
+		return c > 0
+	default:
+		return row.ObservedAt.After(prev.ObservedAt)
 	}
 }
 

@@ -12,11 +12,18 @@
 //     full payload JSON. A row described by pki.cert.new (source "pki.cert.new") is never replaced by
 //     the poorer row built from a ct.entry leaf (source "ct.entry"). Among rows of equal rank the one
 //     with the later lastSeen wins the descriptive columns; firstSeen is the earliest, lastSeen the
-//     latest seen. A precertificate and its certificate share tbsSha256 (taken from the payload:
-//     Hardenize hashes a precertificate's TBS without the poison extension).
+//     latest seen; between rows seen as late, the later observation (observed_at: the event's
+//     createdOn, or when the certificate API's listing was taken) wins, so a sync that finds a
+//     certificate revoked replaces the older copy. received_via keeps how the winning row came
+//     (webhook, pubsub, backfill, import, sync). A precertificate and its certificate share
+//     tbsSha256 (taken from the payload: Hardenize hashes a precertificate's TBS without the
+//     poison extension).
 //   - ct_entries: keyed by (log, index), linked to the certificate sha256. CT logs are append-only,
 //     so a (log, index) never changes its content.
 //   - cert_hosts: (host, sha256), lowercased; the union of every host list seen for a certificate.
+//   - findings: one per issuance and deduplication type, with the alert it sends (the outbox); a
+//     suppressed finding (an import's history) is recorded and never sent.
+//   - cert_sync_runs: one row per run of the worker's certificate sync (CertSyncRuns).
 //
 // Every write is an upsert whose result does not depend on the order or the number of times events
 // arrive: the same events delivered twice, in any order, give identical rows.

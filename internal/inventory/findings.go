@@ -11,7 +11,7 @@ import (
 )
 
 // Finding is one stored finding as the read API shows it: one rule broken by one issuance.
-// PublishedAt is nil until its alert was stored in HZ_ALERTS.
+// PublishedAt is nil until its alert was stored in HZ_ALERTS, and forever for a suppressed one.
 type Finding struct {
 	Type          string     `json:"type"`
 	DedupType     string     `json:"dedupType"` // type, or expiringSoon/<days>
@@ -22,6 +22,9 @@ type Finding struct {
 	ThresholdDays int        `json:"thresholdDays,omitempty"`
 	CreatedAt     time.Time  `json:"createdAt"`
 	PublishedAt   *time.Time `json:"publishedAt"`
+	// Suppressed findings were recorded without an alert (an import's history): PublishedAt stays
+	// nil and nothing is sent.
+	Suppressed bool `json:"suppressed"`
 }
 
 // FindingQuery filters and pages a finding list, newest first. Zero values do not filter.
@@ -35,7 +38,8 @@ type FindingQuery struct {
 
 func (s *Store) insertFindings(ctx context.Context, tx *sql.Tx, fs []FindingRow) error {
 	slices.SortStableFunc(fs, func(a, b FindingRow) int {
-		return cmp.Or(cmp.Compare(a.TBSSHA256, b.TBSSHA256), cmp.Compare(a.DedupType, b.DedupType))
+		return cmp.Or(cmp.Compare(a.TBSSHA256, b.TBSSHA256), cmp.Compare(a.DedupType, b.DedupType),
+			cmp.Compare(boolRank(a.Suppressed), boolRank(b.Suppressed))) // the first of a key wins: alerting first
 	})
 	return writeRows(ctx, s, tx, findingsTable, fs, nil)
 }
@@ -66,7 +70,8 @@ type OutboxRow struct {
 	Alert                      []byte // JSON alerts.Alert
 }
 
-// Unpublished returns the findings of the given issuances whose alert is not yet published.
+// Unpublished returns the findings of the given issuances whose alert is not yet published
+// (suppressed findings never are).
 func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRow, error) {
 	issuances = slices.Compact(slices.Sorted(slices.Values(issuances)))
 	var out []OutboxRow
@@ -74,7 +79,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	for len(issuances) > 0 {
 		n := min(chunk, len(issuances))
 		var a args
-		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND tbs_sha256 IN ("+
+		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND tbs_sha256 IN ("+
 			a.addAll(issuances[:n])+") ORDER BY tbs_sha256, dedup_type", a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
@@ -92,7 +97,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 
 // UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
 func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
 	}
@@ -151,7 +156,7 @@ func (s *Store) ListFindings(ctx context.Context, q FindingQuery) (Page[Finding]
 	limit := a.add(q.PageSize)
 	offset := a.add((q.Page - 1) * q.PageSize)
 	rows, err := s.read.QueryContext(ctx, `SELECT f.type, f.dedup_type, f.tbs_sha256, f.sha256, f.detail, f.watch_item,
-f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
+f.threshold_days, f.created_at, f.published_at, f.suppressed `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
 	if err != nil {
 		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 	}
@@ -163,7 +168,7 @@ f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DE
 			published nullTime
 		)
 		if err := rows.Scan(&f.Type, &f.DedupType, &f.TBSSHA256, &f.SHA256, &f.Detail, &f.WatchItem,
-			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published); err != nil {
+			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published, &f.Suppressed); err != nil {
 			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 		}
 		f.PublishedAt = published.t
@@ -173,6 +178,13 @@ f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DE
 		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 	}
 	return out, nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // nullTime scans a nullable time of either database.

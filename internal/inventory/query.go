@@ -35,6 +35,9 @@ type Certificate struct {
 	// Source is the event type that described the row: "pki.cert.new", or "ct.entry" when only a
 	// CT entry's leaf is known so far.
 	Source string `json:"source"`
+	// ReceivedVia is how that event reached hzhook: webhook, pubsub, backfill, import (hzctl certs
+	// import) or sync (the worker's certificate sync); empty for rows stored before it was kept.
+	ReceivedVia string `json:"receivedVia"`
 }
 
 // CTEntry is one CT log entry of a certificate.
@@ -104,7 +107,7 @@ type CTEntryQuery struct {
 
 const certSelect = `c.sha256, c.tbs_sha256, c.detail, c.subject, c.issuer, c.issuer_ca, c.serial, c.not_before,
 c.not_after, c.hosts, c.key_alg, c.key_len, c.key_strength, c.sig_alg, c.wildcard, c.self_signed, c.precert,
-c.ownership, c.matches_org_host, c.origin, c.first_seen, c.last_seen`
+c.ownership, c.matches_org_host, c.origin, c.first_seen, c.last_seen, c.received_via`
 
 // ListCertificates returns one page of the certificates q selects.
 func (s *Store) ListCertificates(ctx context.Context, q CertificateQuery) (Page[Certificate], error) {
@@ -217,7 +220,7 @@ func (s *Store) queryCertificates(ctx context.Context, query string, vals ...any
 		if err := rows.Scan(&c.SHA256, &c.TBSSHA256, &detail, &c.Subject, &c.Issuer, &c.IssuerCA, &c.Serial,
 			dbTime{&c.NotBefore}, dbTime{&c.NotAfter}, &hosts, &c.KeyAlg, &c.KeyLen, &c.KeyStrength, &c.SigAlg,
 			&c.Wildcard, &c.SelfSigned, &c.Precert, &c.Ownership, &c.MatchesOrgHost, &c.Origin,
-			dbTime{&c.FirstSeen}, dbTime{&c.LastSeen}); err != nil {
+			dbTime{&c.FirstSeen}, dbTime{&c.LastSeen}, &c.ReceivedVia); err != nil {
 			return nil, err
 		}
 		c.Source = "ct.entry"

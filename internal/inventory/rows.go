@@ -47,6 +47,11 @@ type CertRow struct {
 	Origin                                 string
 	FirstSeen, LastSeen                    time.Time
 	Payload                                []byte // the certificate JSON (events.Certificate)
+	// ObservedAt is when the data was true: the event's createdOn (for an import or a sync, when
+	// the API's listing was taken). It breaks ties of rank and lastSeen: the later copy wins.
+	ObservedAt time.Time
+	// ReceivedVia is the Hz-Source of the event (webhook, pubsub, backfill, import, sync).
+	ReceivedVia string
 }
 
 // EntryRow is one CT log entry (ct_entries); a (log, index) is written once.
@@ -67,6 +72,10 @@ type FindingRow struct {
 	ThresholdDays                                         int
 	Alert                                                 []byte // JSON alerts.Alert
 	CreatedAt                                             time.Time
+	// Suppressed findings are recorded without an alert: the outbox never publishes them (the
+	// findings of an import, which are history). Within one batch an alerting finding wins over a
+	// suppressed one of the same key.
+	Suppressed bool
 }
 
 // Ms is the precision both databases keep (Hardenize's own precision too): times handed to the

@@ -106,6 +106,8 @@ var certColumns = []column[*CertRow]{
 	{"first_seen", "timestamptz", func(c *CertRow) any { return c.FirstSeen }},
 	{"last_seen", "timestamptz", func(c *CertRow) any { return c.LastSeen }},
 	{"payload", "jsonb", func(c *CertRow) any { return string(c.Payload) }},
+	{"observed_at", "timestamptz", func(c *CertRow) any { return c.ObservedAt }},
+	{"received_via", "text", func(c *CertRow) any { return c.ReceivedVia }},
 }
 
 // issuance groups a precertificate with its certificate: the tbsSha256, or the sha256 while it
@@ -121,14 +123,19 @@ var certsTable = table[*CertRow]{name: "certificates AS c", columns: certColumns
 
 // certConflictSQL merges a certificate row so that the result is the same in any order:
 //   - the incoming row "wins" the descriptive columns when it ranks higher (pki.cert.new over a
-//     ct.entry leaf), or ranks the same and was seen later, or, as a last deterministic tie-break,
-//     has the greater payload;
+//     ct.entry leaf), or ranks the same and was seen later, or was seen as late and observed later
+//     (a sync's copy of a certificate Hardenize revoked since, with the same lastSeen), or, as a
+//     last deterministic tie-break, has the greater payload;
+//   - received_via is the winner's; between rows equal in all of that, the smallest source;
 //   - first_seen is the earliest and last_seen the latest of the rows of the highest rank;
 //   - a known tbs_sha256 (and so the issuance link) is never replaced by an unknown one.
 func certConflictSQL() string {
 	const (
 		wins = `(excluded.detail > c.detail OR (excluded.detail = c.detail AND (excluded.last_seen > c.last_seen
-	OR (excluded.last_seen = c.last_seen AND excluded.payload > c.payload))))`
+	OR (excluded.last_seen = c.last_seen AND (excluded.observed_at > c.observed_at
+	OR (excluded.observed_at = c.observed_at AND excluded.payload > c.payload))))))`
+		tie = `excluded.detail = c.detail AND excluded.last_seen = c.last_seen AND excluded.observed_at = c.observed_at
+	AND excluded.payload = c.payload`
 		keepKnown = `CASE WHEN c.tbs_sha256 = '' THEN excluded.%[1]s WHEN excluded.tbs_sha256 = '' THEN c.%[1]s
 	WHEN ` + wins + ` THEN excluded.%[1]s ELSE c.%[1]s END`
 	)
@@ -146,6 +153,9 @@ func certConflictSQL() string {
 			sets = append(sets, `last_seen = CASE WHEN excluded.detail > c.detail THEN excluded.last_seen
 	WHEN excluded.detail < c.detail THEN c.last_seen
 	WHEN excluded.last_seen > c.last_seen THEN excluded.last_seen ELSE c.last_seen END`)
+		case "received_via":
+			sets = append(sets, "received_via = CASE WHEN "+wins+" THEN excluded.received_via\n\tWHEN "+tie+
+				" AND excluded.received_via < c.received_via THEN excluded.received_via ELSE c.received_via END")
 		default:
 			sets = append(sets, col.name+" = CASE WHEN "+wins+" THEN excluded."+col.name+" ELSE c."+col.name+" END")
 		}
@@ -196,8 +206,25 @@ var findingsTable = table[FindingRow]{
 		{"threshold_days", "integer", func(f FindingRow) any { return f.ThresholdDays }},
 		{"alert", "text", func(f FindingRow) any { return string(f.Alert) }},
 		{"created_at", "timestamptz", func(f FindingRow) any { return f.CreatedAt }},
+		{"suppressed", "boolean", func(f FindingRow) any { return f.Suppressed }},
 	},
 	conflict: "ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING",
+}
+
+// cert_sync_runs: one row per scheduled certificate sync; the id is the database's.
+var certSyncRunsTable = table[CertSyncRun]{
+	name: "cert_sync_runs",
+	columns: []column[CertSyncRun]{
+		{"org", "text", func(r CertSyncRun) any { return r.Org }},
+		{"started_at", "timestamptz", func(r CertSyncRun) any { return Ms(r.StartedAt) }},
+		{"finished_at", "timestamptz", func(r CertSyncRun) any { return Ms(r.FinishedAt) }},
+		{"outcome", "text", func(r CertSyncRun) any { return r.Outcome }},
+		{"certificates", "integer", func(r CertSyncRun) any { return r.Certificates }},
+		{"new_certs", "integer", func(r CertSyncRun) any { return r.New }},
+		{"changed", "integer", func(r CertSyncRun) any { return r.Changed }},
+		{"rejected", "integer", func(r CertSyncRun) any { return r.Rejected }},
+		{"error", "text", func(r CertSyncRun) any { return r.Error }},
+	},
 }
 
 func jsonList(xs []string) string {

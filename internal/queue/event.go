@@ -14,7 +14,7 @@ type StoredEvent struct {
 	Signature  string // X-Hardenize-Signature; empty for events pulled from the API
 	EventID    string // the envelope's id
 	Type       string // the envelope's type
-	Source     string // SourceWebhook, SourcePubSub or SourceBackfill
+	Source     string // SourceWebhook, SourcePubSub, SourceBackfill, SourceImport or SourceSync
 	ReceivedAt time.Time
 	Body       []byte // verbatim; the message refers to it, it is not copied
 }

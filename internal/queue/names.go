@@ -43,7 +43,10 @@ const (
 	HeaderEventID    = "Hz-Event-Id"
 	HeaderEventType  = "Hz-Event-Type"
 	HeaderReceivedAt = "Hz-Received-At" // RFC 3339 with nanoseconds, UTC
-	HeaderSource     = "Hz-Source"      // SourceWebhook, SourcePubSub or SourceBackfill
+	HeaderSource     = "Hz-Source"      // SourceWebhook, SourcePubSub, SourceBackfill, SourceImport or SourceSync
+	// HeaderAlerts, when AlertsOff, says the findings of the event are recorded but never alerted
+	// (hzctl certs import: history pages no one). Absent means they alert.
+	HeaderAlerts = "Hz-Alerts"
 )
 
 // HeaderPublishedAt is when the sender handed a delivery to a transport that keeps a backlog (the
@@ -55,11 +58,18 @@ const HeaderPublishedAt = "Hz-PubSub-Published-At"
 // letter refused at intake, redriven by an operator) and store it if it passes.
 const ReverifySubject = "hz.intake.reverify"
 
+// AlertsOff is the HeaderAlerts value of events whose findings must not alert.
+const AlertsOff = "off"
+
 // Sources of an event.
 const (
 	SourceWebhook  = "webhook"
 	SourcePubSub   = "pubsub"
 	SourceBackfill = "backfill"
+	// SourceImport and SourceSync are pki.cert.new events built from the Hardenize certificate
+	// API: by hzctl certs import, and by the worker's scheduled certificate sync.
+	SourceImport = "import"
+	SourceSync   = "sync"
 )
 
 // Subject maps a Hardenize event type to its subject in HZ_EVENTS. The type becomes exactly one

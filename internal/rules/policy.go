@@ -26,6 +26,10 @@ const (
 	TypeMalformed            Type = "malformed"
 	// TypeLintError is made by EvaluateLints from zlint's results, not by Evaluate.
 	TypeLintError Type = "lintError"
+	// TypeOwnershipChanged and TypeExpiryMoved are made by EvaluateChange when a newer copy of a
+	// stored certificate (the certificate sync) differs from it, not by Evaluate.
+	TypeOwnershipChanged Type = "ownershipChanged"
+	TypeExpiryMoved      Type = "expiryMoved"
 )
 
 // Types lists every finding type, in the order Evaluate reports them.
@@ -33,7 +37,7 @@ func Types() []Type {
 	return []Type{
 		TypeMalformed, TypeUnexpectedIssuer, TypeWeakKey, TypeLegacySignature, TypeWildcard,
 		TypeSelfSigned, TypeRevoked, TypeCTNonCompliant, TypeValidityTooLong,
-		TypeThirdPartyForOwnHost, TypeExpiringSoon, TypeLintError,
+		TypeThirdPartyForOwnHost, TypeExpiringSoon, TypeLintError, TypeOwnershipChanged, TypeExpiryMoved,
 	}
 }
 
@@ -49,14 +53,22 @@ type Finding struct {
 	ThresholdDays int `json:"thresholdDays,omitempty"`
 	// Lints are the zlint lints whose results alert, most severe first (lintError only).
 	Lints []string `json:"lints,omitempty"`
+	// To is the new value a change finding reports (ownershipChanged: the ownership;
+	// expiryMoved: the effectiveNotAfter in RFC 3339).
+	To string `json:"to,omitempty"`
 }
 
 // DedupType is the second half of the finding's deduplication key (TBSSHA256, DedupType()): the
 // type, except for expiringSoon, where it is "expiringSoon/<days>" so that each threshold is
-// stored and alerted once.
+// stored and alerted once, and for the change findings, where it carries the new value
+// ("ownershipChanged/thirdParty", "expiryMoved/2026-05-01T00:00:00Z") so that each change is
+// stored and alerted once, however many syncs see it.
 func (f Finding) DedupType() string {
-	if f.Type == TypeExpiringSoon {
+	switch f.Type {
+	case TypeExpiringSoon:
 		return string(f.Type) + "/" + strconv.Itoa(f.ThresholdDays)
+	case TypeOwnershipChanged, TypeExpiryMoved:
+		return string(f.Type) + "/" + f.To
 	}
 	return string(f.Type)
 }

@@ -39,6 +39,12 @@ type Deps struct {
 	Registry Registry
 	// Handlers by event type; nil means the inventory store at Config.DB (tests pass their own).
 	Handlers map[string]dispatch.Handler
+	// Now is the clock of the certificate sync's schedule (when a sync is due, the times of its
+	// runs); time.Now when nil.
+	Now func() time.Time
+	// APISleep waits between Hardenize API retries and operation polls of the certificate sync;
+	// real time when nil (tests pass a fast one).
+	APISleep func(ctx context.Context, d time.Duration) error
 }
 
 // App is a configured worker: connected to NATS, admin listener bound, ready to Run.
@@ -51,6 +57,7 @@ type App struct {
 	disp  *dispatch.Dispatcher
 	store *inventory.Store // nil when Deps.Handlers were given
 	recon *scheduled       // nil unless --reconcile-every
+	sync  *scheduled       // nil unless --cert-sync-every
 
 	rules  *rules.Store           // nil without --rules
 	sinks  []*dispatch.Dispatcher // one per configured alert sink
@@ -134,6 +141,17 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 			return nil, err
 		}
 	}
+	if cfg.CertSync.Every > 0 {
+		if a.store == nil {
+			return nil, errors.New("--cert-sync-every: needs the inventory store (--db) to compare with")
+		}
+		if d.Now == nil {
+			d.Now = time.Now
+		}
+		if a.sync, err = newCertSync(cfg, a.store, a.conn, d.Log.With("component", "cert-sync"), d.Registry, d.APISleep, d.Now); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -150,6 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{Reverifier: queue.NewReverifyClient(a.conn.NC)}))
 	if a.store != nil {
 		adminapi.RegisterInventory(api, a.store, time.Now)
+		adminapi.RegisterCertSync(api, a.store)
 	}
 	admin := &http.Server{
 		Handler:           e,
@@ -182,6 +201,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	if a.recon != nil {
 		g.Go(func() error { return a.recon.run(gctx) })
+	}
+	if a.sync != nil {
+		g.Go(func() error { return a.sync.run(gctx) })
 	}
 	if a.rules != nil {
 		g.Go(func() error { a.rules.Watch(gctx, 0); return nil })

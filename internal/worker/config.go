@@ -30,7 +30,15 @@ type Config struct {
 	ShutdownTimeout time.Duration   // how long in-flight batches may finish after SIGTERM
 
 	Reconcile ReconcileConfig
+	CertSync  CertSyncConfig
 	Alerts    AlertsConfig
+}
+
+// CertSyncConfig is the scheduled certificate sync (off by default): every Every, one replica
+// compares the inventory with the Hardenize certificate API and stores what is new or changed.
+// It uses the Hardenize API settings of ReconcileConfig (URL, organization, credentials).
+type CertSyncConfig struct {
+	Every time.Duration
 }
 
 // AlertsConfig is the policy, its alert sinks and the expiry scan (all off by default).
@@ -92,6 +100,7 @@ func Bind(s *config.Set, c *Config) {
 	s.DurationList(&c.Backoff, "backoff", "HZ_BACKOFF", d.Backoff, "delays before redelivering a failing event, one per attempt; the last repeats")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time in-flight events get to finish on shutdown before they are given back")
 	bindReconcile(s, &c.Reconcile, d.Reconcile)
+	s.Duration(&c.CertSync.Every, "cert-sync-every", "HZ_CERT_SYNC_EVERY", d.CertSync.Every, "compare the inventory with the Hardenize certificate API this often and store what is new or changed (revocations, ownership, effectiveNotAfter), e.g. 24h (0 = off); one replica at a time; needs --hardenize-org and the API credentials")
 	bindAlerts(s, &c.Alerts, d.Alerts)
 }
 
@@ -110,10 +119,10 @@ func (a AlertsConfig) Sinks() bool { return a.WebhookURL != "" || a.SlackURL != 
 func bindReconcile(s *config.Set, r *ReconcileConfig, d ReconcileConfig) {
 	s.Duration(&r.Every, "reconcile-every", "HZ_RECONCILE_EVERY", d.Every, "pull missed events from the Hardenize API this often, e.g. 24h (0 = off); one replica at a time")
 	s.String(&r.APIURL, "hardenize-api-url", "HZ_HARDENIZE_API_URL", d.APIURL, "Hardenize Organization API base URL (default https://api.hardenize.com/v1/org/{org}/)")
-	s.String(&r.Org, "hardenize-org", "HZ_HARDENIZE_ORG", d.Org, "organization whose events are reconciled (X-Hardenize-Org)")
+	s.String(&r.Org, "hardenize-org", "HZ_HARDENIZE_ORG", d.Org, "organization whose events are reconciled (X-Hardenize-Org) and whose certificates --cert-sync-every syncs")
 	s.String(&r.HookID, "reconcile-hook", "HZ_RECONCILE_HOOK", d.HookID, "event hook id the pulled events are stored under, so webhook deliveries and pulled events share message ids")
-	s.SecretEnv(&r.User, "HZ_API_USER", "Hardenize API user for --reconcile-every")
-	s.SecretEnv(&r.Password, "HZ_API_PASSWORD", "Hardenize API password for --reconcile-every")
+	s.SecretEnv(&r.User, "HZ_API_USER", "Hardenize API user for --reconcile-every and --cert-sync-every")
+	s.SecretEnv(&r.Password, "HZ_API_PASSWORD", "Hardenize API password for --reconcile-every and --cert-sync-every")
 	s.String(&r.Credentials, "hardenize-credentials", "HZ_API_CREDENTIALS_FILE", d.Credentials, "file with the Hardenize API user and password (instead of HZ_API_USER and HZ_API_PASSWORD)")
 }
 
@@ -163,6 +172,18 @@ func (c Config) Validate() error {
 			bad("reconcile-hook", "is required with --reconcile-every (the webhook hook id whose deliveries are reconciled)")
 		case r.Credentials == "" && (r.User == "" || r.Password == ""):
 			bad("reconcile-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
+		}
+	}
+	if every, r := c.CertSync.Every, c.Reconcile; every != 0 {
+		switch {
+		case every < 0:
+			bad("cert-sync-every", "%s: use 0 (off) or a duration such as 24h", every)
+		case every < time.Minute:
+			bad("cert-sync-every", "%s is too often (at least 1m; each sync lists every certificate, Hardenize advises daily)", every)
+		case r.Org == "":
+			bad("hardenize-org", "is required with --cert-sync-every")
+		case r.Credentials == "" && (r.User == "" || r.Password == ""):
+			bad("cert-sync-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)

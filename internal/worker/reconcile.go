@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hzhook/hzhook/internal/backfill"
-	"github.com/hzhook/hzhook/internal/hardenize"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
@@ -22,16 +20,9 @@ const retryWindow = 25 * time.Hour
 // the webhooks missed, with the webhook's message ids so nothing is stored twice; one replica at a
 // time runs it.
 func newReconciler(cfg ReconcileConfig, conn *queue.Conn, log *slog.Logger, reg prometheus.Registerer) (*scheduled, error) {
-	creds := hardenize.Credentials{User: cfg.User, Password: cfg.Password}
-	if cfg.Credentials != "" {
-		var err error
-		if creds, err = hardenize.LoadCredentials(cfg.Credentials); err != nil {
-			return nil, fmt.Errorf("--hardenize-credentials: %w", err)
-		}
-	}
-	api, err := hardenize.New(hardenize.Options{BaseURL: cfg.APIURL, Org: cfg.Org, Credentials: creds})
+	api, err := hardenizeClient(cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("hardenize api: %w", err)
+		return nil, err
 	}
 	bf := backfill.New(backfill.Deps{API: api, Publisher: queue.NewPublisher(conn.JS), Stream: conn.JS, Log: log})
 	f := promauto.With(reg)

@@ -30,6 +30,13 @@ type scheduled struct {
 	// do runs the job once; refresh extends the lock for long runs. It returns what the log line
 	// of the run shows (key/value pairs), also on error.
 	do func(ctx context.Context, refresh func()) (attrs []any, err error)
+	// due, when set, decides at each tick whether the job is to run: a job that remembers its
+	// runs in the store (the certificate sync) runs when its time has come, not at every start of
+	// every replica. It is asked before the lock and again once holding it (another replica may
+	// just have run the job); a tick that is not due is not counted. tick is then how often it is
+	// asked (every when 0).
+	due  func(ctx context.Context) bool
+	tick time.Duration
 }
 
 // newOwner names this replica in the locks it holds.
@@ -41,7 +48,11 @@ func newOwner() string {
 
 // run runs the job once at start and then every s.every until ctx ends.
 func (s *scheduled) run(ctx context.Context) error {
-	t := time.NewTicker(s.every)
+	tick := s.every
+	if s.due != nil && s.tick > 0 {
+		tick = s.tick
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		s.once(ctx)
@@ -54,6 +65,9 @@ func (s *scheduled) run(ctx context.Context) error {
 }
 
 func (s *scheduled) once(ctx context.Context) {
+	if s.due != nil && !s.due(ctx) {
+		return
+	}
 	l, err := lock.Acquire(ctx, s.js, s.name, s.owner, lockTTL)
 	if errors.Is(err, lock.ErrLocked) {
 		s.runs.WithLabelValues("skipped").Inc()
@@ -66,6 +80,9 @@ func (s *scheduled) once(ctx context.Context) {
 		return
 	}
 	defer func() { _ = l.Release(context.WithoutCancel(ctx)) }()
+	if s.due != nil && !s.due(ctx) {
+		return
+	}
 	attrs, err := s.do(ctx, func() { _ = l.Refresh(ctx) })
 	if err != nil {
 		s.runs.WithLabelValues("failed").Inc()
