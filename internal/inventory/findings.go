@@ -11,7 +11,8 @@ import (
 )
 
 // Finding is one stored finding as the read API shows it: one rule broken by one issuance.
-// PublishedAt is nil until its alert was stored in HZ_ALERTS.
+// PublishedAt is nil until its alert was stored in HZ_ALERTS; an authorized finding's alert is
+// never published.
 type Finding struct {
 	Type          string     `json:"type"`
 	DedupType     string     `json:"dedupType"` // type, or expiringSoon/<days>
@@ -22,6 +23,10 @@ type Finding struct {
 	ThresholdDays int        `json:"thresholdDays,omitempty"`
 	CreatedAt     time.Time  `json:"createdAt"`
 	PublishedAt   *time.Time `json:"publishedAt"`
+	// AuthorizedAt and AuthorizedBy say when and by whom (console, api, hzctl) an authorization
+	// stored in the inventory covered the finding; its alert is then never published.
+	AuthorizedAt *time.Time `json:"authorizedAt,omitempty"`
+	AuthorizedBy string     `json:"authorizedBy,omitempty"`
 }
 
 // FindingQuery filters and pages a finding list, newest first. Zero values do not filter.
@@ -66,7 +71,8 @@ type OutboxRow struct {
 	Alert                      []byte // JSON alerts.Alert
 }
 
-// Unpublished returns the findings of the given issuances whose alert is not yet published.
+// Unpublished returns the findings of the given issuances whose alert is not yet published and
+// that no authorization covers.
 func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRow, error) {
 	issuances = slices.Compact(slices.Sorted(slices.Values(issuances)))
 	var out []OutboxRow
@@ -74,7 +80,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	for len(issuances) > 0 {
 		n := min(chunk, len(issuances))
 		var a args
-		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND tbs_sha256 IN ("+
+		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND authorized_at IS NULL AND tbs_sha256 IN ("+
 			a.addAll(issuances[:n])+") ORDER BY tbs_sha256, dedup_type", a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
@@ -90,9 +96,10 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	return out, nil
 }
 
-// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
+// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first,
+// leaving out authorized ones.
 func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND authorized_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
 	}
@@ -151,7 +158,7 @@ func (s *Store) ListFindings(ctx context.Context, q FindingQuery) (Page[Finding]
 	limit := a.add(q.PageSize)
 	offset := a.add((q.Page - 1) * q.PageSize)
 	rows, err := s.read.QueryContext(ctx, `SELECT f.type, f.dedup_type, f.tbs_sha256, f.sha256, f.detail, f.watch_item,
-f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
+f.threshold_days, f.created_at, f.published_at, f.authorized_at, f.authorized_by `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
 	if err != nil {
 		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 	}
@@ -159,14 +166,14 @@ f.threshold_days, f.created_at, f.published_at `+from+" ORDER BY f.created_at DE
 	out.Items = []Finding{}
 	for rows.Next() {
 		var (
-			f         Finding
-			published nullTime
+			f                     Finding
+			published, authorized nullTime
 		)
 		if err := rows.Scan(&f.Type, &f.DedupType, &f.TBSSHA256, &f.SHA256, &f.Detail, &f.WatchItem,
-			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published); err != nil {
+			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published, &authorized, &f.AuthorizedBy); err != nil {
 			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 		}
-		f.PublishedAt = published.t
+		f.PublishedAt, f.AuthorizedAt = published.t, authorized.t
 		out.Items = append(out.Items, f)
 	}
 	if err := rows.Err(); err != nil {
