@@ -31,6 +31,7 @@ type Config struct {
 
 	Reconcile ReconcileConfig
 	Alerts    AlertsConfig
+	Console   ConsoleConfig
 }
 
 // AlertsConfig is the policy, its alert sinks and the expiry scan (all off by default).
@@ -72,6 +73,7 @@ func DefaultConfig() Config {
 		Backoff:         d.Backoff,
 		ShutdownTimeout: d.ShutdownGrace,
 		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
+		Console:         ConsoleConfig{SessionTTL: 12 * time.Hour, SilentAfter: 24 * time.Hour},
 	}
 }
 
@@ -93,6 +95,7 @@ func Bind(s *config.Set, c *Config) {
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time in-flight events get to finish on shutdown before they are given back")
 	bindReconcile(s, &c.Reconcile, d.Reconcile)
 	bindAlerts(s, &c.Alerts, d.Alerts)
+	bindConsole(s, &c.Console, d.Console)
 }
 
 func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
@@ -166,6 +169,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	errs = append(errs, c.Console.validate()...)
 	return errors.Join(errs...)
 }
 
