@@ -23,11 +23,11 @@ import (
 // issuance is a certificate and its precertificate (same TBS but for the CT poison extension), as
 // a CA would issue them, with the ct.entry bodies Hardenize would send for each.
 type issuance struct {
-	caDER              []byte
-	certDER, preDER    []byte
-	sha, preSHA, tbs   string
-	spki, subject      string
-	hosts              []string
+	caDER               []byte
+	certDER, preDER     []byte
+	sha, preSHA, tbs    string
+	spki, subject       string
+	hosts               []string
 	notBefore, notAfter time.Time
 }
 
