@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type issuance struct {
 	spki, subject       string
 	hosts               []string
 	notBefore, notAfter time.Time
+	key                 *ecdsa.PrivateKey
 }
 
 func hexSum(b []byte) string {
@@ -39,6 +41,19 @@ func hexSum(b []byte) string {
 // newIssuance issues a leaf for cn and hosts (any strings: CT logs take anything) from a fresh CA.
 func newIssuance(t testing.TB, cn string, hosts []string, notBefore, notAfter time.Time) issuance {
 	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return issueWith(t, cn, hosts, notBefore, notAfter, key)
+}
+
+// renewal is a new issuance for the same names on the same key, a day later.
+func (is issuance) renewal(t testing.TB) issuance {
+	t.Helper()
+	return issueWith(t, strings.TrimPrefix(is.subject, "CN="), is.hosts, is.notBefore.Add(24*time.Hour), is.notAfter.Add(24*time.Hour), is.key)
+}
+
+func issueWith(t testing.TB, cn string, hosts []string, notBefore, notAfter time.Time, key *ecdsa.PrivateKey) issuance {
+	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Console Test CA", Organization: []string{"Console Test CA Org"}},
@@ -47,8 +62,6 @@ func newIssuance(t testing.TB, cn string, hosts []string, notBefore, notAfter ti
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	require.NoError(t, err)
 	ca, err = x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	require.NoError(t, err)
@@ -64,7 +77,7 @@ func newIssuance(t testing.TB, cn string, hosts []string, notBefore, notAfter ti
 	require.NoError(t, err)
 	return issuance{caDER: caDER, certDER: certDER, preDER: preDER, sha: hexSum(certDER), preSHA: hexSum(preDER),
 		tbs: hexSum(cert.RawTBSCertificate), spki: hexSum(cert.RawSubjectPublicKeyInfo), subject: "CN=" + cn, hosts: hosts,
-		notBefore: notBefore, notAfter: notAfter}
+		notBefore: notBefore, notAfter: notAfter, key: key}
 }
 
 // ctEntry is the body of event id: the CT entry at index of the precertificate or the certificate.
