@@ -158,7 +158,9 @@ func (p *pipeline) api(path string, out any) int {
 	return resp.StatusCode
 }
 
-func (p *pipeline) stored(sha string) bool { return p.api("/api/v1/certificates/"+sha, nil) == http.StatusOK }
+func (p *pipeline) stored(sha string) bool {
+	return p.api("/api/v1/certificates/"+sha, nil) == http.StatusOK
+}
 
 func (p *pipeline) findings(sha string) int {
 	var l struct{ Total int }
