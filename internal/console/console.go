@@ -23,10 +23,11 @@ import (
 type Inventory interface {
 	adminapi.CertificateStore
 	Certificates(ctx context.Context, sha256s []string) (map[string]inventory.Certificate, error)
-	Feeds(ctx context.Context) ([]inventory.FeedStat, error)
+	Feeds(ctx context.Context, types, sources []string) ([]inventory.FeedStat, error)
 	FindingCounts(ctx context.Context, since time.Time) ([]inventory.Count, error)
 	ExpiringCounts(ctx context.Context, now time.Time) ([]inventory.ExpiringCount, error)
 	IssuancesPerDay(ctx context.Context, now time.Time, days int) ([]inventory.DayCount, error)
+	CountCertificates(ctx context.Context) (int, error)
 }
 
 // DLQ is what the dead-letter pages need (*dlq.Store): the admin API's operations and the counts

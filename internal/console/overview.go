@@ -12,7 +12,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/queue"
 )
 
 // overviewDays is the span of the issuances chart; findingsWindow that of the findings summary.
@@ -56,7 +58,7 @@ func (con *Console) overviewParts() []overviewPart {
 	inv := con.d.Inventory
 	return []overviewPart{
 		{"feeds", func(ctx context.Context, now time.Time, d *overviewData) error {
-			fs, err := inv.Feeds(ctx)
+			fs, err := inv.Feeds(ctx, feedTypes(con.opts.Types), feedSources)
 			if err != nil {
 				return err
 			}
@@ -99,9 +101,9 @@ func (con *Console) overviewParts() []overviewPart {
 			d.Expiring = e
 			return err
 		}},
-		{"certificates", func(ctx context.Context, now time.Time, d *overviewData) error {
-			p, err := inv.ListCertificates(ctx, inventory.CertificateQuery{Now: now, Page: 1, PageSize: 1})
-			d.Certificates = p.Total
+		{"certificates", func(ctx context.Context, _ time.Time, d *overviewData) error {
+			n, err := inv.CountCertificates(ctx)
+			d.Certificates = n
 			return err
 		}},
 		{"perDay", func(ctx context.Context, now time.Time, d *overviewData) error {
@@ -163,4 +165,19 @@ func feedRows(fs []inventory.FeedStat, expected []string, now time.Time, silentA
 // expiringHref lists what expires within days, soonest first.
 func expiringHref(days int) string {
 	return "/ui/certificates?" + url.Values{"expiresWithinDays": {strconv.Itoa(days)}, "sort": {"notAfter"}}.Encode()
+}
+
+// feedSources are the sources an event is received from (queue's Hz-Source values).
+var feedSources = []string{queue.SourceWebhook, queue.SourcePubSub, queue.SourceBackfill}
+
+// feedTypes are the types whose feeds the overview shows: the worker group's and the two the
+// inventory stores, without test events (they are not stored).
+func feedTypes(types []string) []string {
+	out := []string{events.TypeCTEntry, events.TypeCertNew}
+	for _, t := range types {
+		if t != events.TypeTest && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

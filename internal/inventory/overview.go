@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -16,24 +17,21 @@ type FeedStat struct {
 	Last   time.Time `json:"last"`
 }
 
-// Feeds returns the newest receipt per event type and source, by type and source. It reads the
-// database every replica writes, so it shows every replica's events.
-func (s *Store) Feeds(ctx context.Context) ([]FeedStat, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT type, source, MAX(received_at) FROM received_events GROUP BY type, source ORDER BY type, source")
-	if err != nil {
-		return nil, fmt.Errorf("feeds: %w", err)
-	}
-	defer rows.Close()
+// Feeds returns the newest receipt of each of types from each of sources that has any, by type
+// and source: one lookup in the (type, source, received_at) index per pair, however many events
+// are stored. It reads the database every replica writes, so it shows every replica's events.
+func (s *Store) Feeds(ctx context.Context, types, sources []string) ([]FeedStat, error) {
 	out := []FeedStat{}
-	for rows.Next() {
-		var f FeedStat
-		if err := rows.Scan(&f.Type, &f.Source, dbTime{&f.Last}); err != nil {
-			return nil, fmt.Errorf("feeds: %w", err)
+	for _, typ := range slices.Sorted(slices.Values(types)) {
+		for _, src := range slices.Sorted(slices.Values(sources)) {
+			var last nullTime
+			if err := s.read.QueryRowContext(ctx, "SELECT MAX(received_at) FROM received_events WHERE type = $1 AND source = $2", typ, src).Scan(&last); err != nil {
+				return nil, fmt.Errorf("feeds: %w", err)
+			}
+			if last.t != nil {
+				out = append(out, FeedStat{Type: typ, Source: src, Last: *last.t})
+			}
 		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("feeds: %w", err)
 	}
 	return out, nil
 }
@@ -61,21 +59,23 @@ func (s *Store) FindingCounts(ctx context.Context, since time.Time) ([]Count, er
 }
 
 // ExpiringCounts is Report's Expiring alone: for each of ReportWindows, the issuances not yet
-// expired at now that expire within it. It reads only the certificates of the largest window.
+// expired at now that expire within it. It reads only the (not_after, issuance) index over the
+// largest window, grouping in index order: a precertificate and its certificate share their
+// notAfter (one TBS), so each issuance is one group and no set of issuances is built.
 func (s *Store) ExpiringCounts(ctx context.Context, now time.Time) ([]ExpiringCount, error) {
 	now = Ms(now)
 	t := s.dialect.timeArg
 	windows := ReportWindows()
 	var a args
-	nowP := a.add(t(now))
 	q := "SELECT "
 	for i, d := range windows {
 		if i > 0 {
 			q += ", "
 		}
-		q += "COUNT(DISTINCT CASE WHEN not_after < " + a.add(t(now.AddDate(0, 0, d))) + " THEN issuance END)"
+		q += "COALESCE(SUM(CASE WHEN na < " + a.add(t(now.AddDate(0, 0, d))) + " THEN 1 ELSE 0 END), 0)"
 	}
-	q += " FROM certificates WHERE not_after >= " + nowP + " AND not_after < " + a.add(t(now.AddDate(0, 0, windows[len(windows)-1])))
+	q += " FROM (SELECT not_after AS na FROM certificates WHERE not_after >= " + a.add(t(now)) + " AND not_after < " +
+		a.add(t(now.AddDate(0, 0, windows[len(windows)-1]))) + " GROUP BY not_after, issuance) issuances"
 	counts := make([]int, len(windows))
 	dest := make([]any, len(windows))
 	for i := range counts {
@@ -135,4 +135,13 @@ func (s *Store) IssuancesPerDay(ctx context.Context, now time.Time, days int) ([
 		return nil, fmt.Errorf("issuances per day: %w", err)
 	}
 	return out, nil
+}
+
+// CountCertificates returns how many certificates and precertificates are stored.
+func (s *Store) CountCertificates(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM certificates").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count certificates: %w", err)
+	}
+	return n, nil
 }

@@ -38,7 +38,7 @@ func testOverviewQueries(t *testing.T, s *Store) {
 			Findings: []FindingRow{{TBSSHA256: hexOf("tbs e"), DedupType: "wildcard", Type: "wildcard", SHA256: hexOf("cert e"), Alert: []byte("{}"), CreatedAt: now.Add(-2 * day)}}},
 	)
 
-	feeds, err := s.Feeds(ctx)
+	feeds, err := s.Feeds(ctx, []string{"pki.cert.new", "ct.entry", "test"}, []string{"webhook", "pubsub", "backfill"})
 	require.NoError(t, err)
 	assert.Equal(t, []FeedStat{
 		{Type: "ct.entry", Source: "webhook", Last: Ms(now.Add(-3 * time.Hour))},
@@ -62,6 +62,10 @@ func testOverviewQueries(t *testing.T, s *Store) {
 	require.NoError(t, err)
 	today := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	assert.Equal(t, []DayCount{{Day: today.Add(-2 * day), Count: 2}, {Day: today.Add(-day)}, {Day: today, Count: 1}}, perDay)
+
+	n, err := s.CountCertificates(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
 
 	got, err := s.Certificates(ctx, []string{hexOf("cert b"), hexOf("cert a"), hexOf("cert a"), hexOf("nothing")})
 	require.NoError(t, err)

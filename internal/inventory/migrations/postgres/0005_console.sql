@@ -18,5 +18,6 @@ ALTER TABLE findings ADD COLUMN authorized_by TEXT NOT NULL DEFAULT '';
 
 -- Feed health: the newest event per type and source.
 CREATE INDEX received_events_type_source ON received_events (type, source, received_at);
--- Issuances per day.
-CREATE INDEX certificates_not_before ON certificates (not_before);
+-- Expiring issuances and issuances per day, read from the index alone.
+CREATE INDEX certificates_not_after_issuance ON certificates (not_after, issuance);
+CREATE INDEX certificates_not_before_issuance ON certificates (not_before, issuance);
