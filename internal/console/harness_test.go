@@ -203,3 +203,5 @@ func (c *client) login() *client {
 	require.Equal(c.t, http.StatusSeeOther, a.code, a.body)
 	return c
 }
+
+func dlqFilter() dlq.Filter { return dlq.Filter{} }
