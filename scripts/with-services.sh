@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs a command with the services the tests need: PostgreSQL and the Google Cloud Pub/Sub emulator.
+# Runs a command with the services the tests need: PostgreSQL, the Google Cloud Pub/Sub emulator and,
+# for the console's browser tests, Debian's chromium (installed with apt-get when missing and apt
+# is usable: as root on a fresh machine; about a minute).
 # Each is started on a free loopback port unless already given (HZ_TEST_POSTGRES_URL,
 # PUBSUB_EMULATOR_HOST), and stopped again when the command ends. Under CI=true a service that
 # cannot be started fails the run; elsewhere its tests are skipped with a message saying why.
@@ -105,6 +107,24 @@ start_pubsub() {
   fail_or_skip "Pub/Sub emulator did not start within 60s"
 }
 
+ensure_chromium() {
+  if [ -n "${CHROMIUM:-}" ] && [ -x "${CHROMIUM}" ]; then return 0; fi
+  if command -v chromium >/dev/null 2>&1; then export CHROMIUM; CHROMIUM=$(command -v chromium); return 0; fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "with-services: installing Debian's chromium for the console's browser tests" >&2
+    local start=$SECONDS
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$work/apt.log" 2>&1 \
+        && command -v chromium >/dev/null 2>&1; then
+      export CHROMIUM; CHROMIUM=$(command -v chromium)
+      echo "with-services: chromium installed in $((SECONDS - start))s" >&2
+      return 0
+    fi
+    tail -20 "$work/apt.log" >&2
+  fi
+  fail_or_skip "Chromium not found (apt-get install -y chromium, or set CHROMIUM)"
+}
+
 start_postgres
 start_pubsub
+ensure_chromium
 "$@"

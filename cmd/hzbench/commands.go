@@ -111,3 +111,25 @@ func runDrain(ctx context.Context, set *config.Set, args []string) error {
 	}
 	return c.publish(bench.DrainHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }
+
+func runConsole(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.ConsoleOptions
+	var c common
+	bindCommon(set, &c)
+	set.String(&o.Go, "go", "", "go", "the go command (the benchmark is a go test benchmark; run from the module root)")
+	set.String(&o.Package, "package", "", "./internal/console/", "package holding BenchmarkConsole")
+	set.Int(&o.Certificates, "certificates", "", 100000, "certificates in the store")
+	set.Int(&o.Requests, "requests", "", 200, "requests of each page")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	if o.Certificates < 1 || o.Requests < 1 {
+		return fmt.Errorf("--certificates and --requests must be at least 1")
+	}
+	o.Progress, o.Note = os.Stderr, c.note
+	rep, err := bench.RunConsole(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.ConsoleHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}

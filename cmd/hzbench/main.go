@@ -20,10 +20,11 @@ Usage:
                                     nats-server that syncs always and on one with the default sync
   hzbench e2e [flags]               end-to-end latency: webhook 204 to the row in the store, at a fixed rate
   hzbench drain [flags]             worker drain rate: the inventory's BenchmarkDrain (SQLite, PostgreSQL)
+  hzbench console [flags]           console page times with 100,000 certificates (SQLite, PostgreSQL)
   hzbench serve-bare [flags]        the bare 204 ceiling server
   hzbench serve-handrolled [flags]  the hand-rolled reference receiver (net/http, HMAC, sync publish)
 
-intake, e2e and drain each replace their own section of --out (bench/results.md).
+intake, e2e, drain and console each replace their own section of --out (bench/results.md).
 hzbench <command> --help lists the flags of each.`
 
 func main() {
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string) error {
 		return runE2E(ctx, set, args[1:])
 	case "drain":
 		return runDrain(ctx, set, args[1:])
+	case "console":
+		return runConsole(ctx, set, args[1:])
 	case "serve-bare", "serve-handrolled":
 		var listen, natsURL, secret string
 		set.String(&listen, "listen", "", "127.0.0.1:8080", "listen address")

@@ -46,13 +46,29 @@ func newAdminAPI(o adminOptions) adminAPI {
 // do sends the request and decodes a 2xx answer into out (when not nil); it returns the raw answer
 // too. Other answers become errors carrying the API's ErrorResponse message.
 func (c adminAPI) do(ctx context.Context, method, path string, q url.Values, out any) ([]byte, error) {
+	return c.send(ctx, method, path, q, nil, out)
+}
+
+// send is do with a JSON request body (none when in is nil).
+func (c adminAPI) send(ctx context.Context, method, path string, q url.Values, in, out any) ([]byte, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: encode request: %w", method, path, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
 	if err != nil {
 		return nil, fmt.Errorf("--api: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -11,7 +11,8 @@ import (
 )
 
 // Finding is one stored finding as the read API shows it: one rule broken by one issuance.
-// PublishedAt is nil until its alert was stored in HZ_ALERTS, and forever for a suppressed one.
+// PublishedAt is nil until its alert was stored in HZ_ALERTS, and forever for a suppressed or an
+// authorized one.
 type Finding struct {
 	Type          string     `json:"type"`
 	DedupType     string     `json:"dedupType"` // type, or expiringSoon/<days>
@@ -25,6 +26,10 @@ type Finding struct {
 	// Suppressed findings were recorded without an alert (an import's history): PublishedAt stays
 	// nil and nothing is sent.
 	Suppressed bool `json:"suppressed"`
+	// AuthorizedAt and AuthorizedBy say when and by whom (console, api, hzctl) an authorization
+	// stored in the inventory covered the finding; its alert is then never published.
+	AuthorizedAt *time.Time `json:"authorizedAt,omitempty"`
+	AuthorizedBy string     `json:"authorizedBy,omitempty"`
 }
 
 // FindingQuery filters and pages a finding list, newest first. Zero values do not filter.
@@ -70,8 +75,8 @@ type OutboxRow struct {
 	Alert                      []byte // JSON alerts.Alert
 }
 
-// Unpublished returns the findings of the given issuances whose alert is not yet published
-// (suppressed findings never are).
+// Unpublished returns the findings of the given issuances whose alert is not yet published, leaving
+// out suppressed ones and those an authorization covers.
 func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRow, error) {
 	issuances = slices.Compact(slices.Sorted(slices.Values(issuances)))
 	var out []OutboxRow
@@ -79,7 +84,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	for len(issuances) > 0 {
 		n := min(chunk, len(issuances))
 		var a args
-		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND tbs_sha256 IN ("+
+		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL AND tbs_sha256 IN ("+
 			a.addAll(issuances[:n])+") ORDER BY tbs_sha256, dedup_type", a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
@@ -95,9 +100,10 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	return out, nil
 }
 
-// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first.
+// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first,
+// leaving out authorized ones.
 func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
 	}
@@ -156,7 +162,7 @@ func (s *Store) ListFindings(ctx context.Context, q FindingQuery) (Page[Finding]
 	limit := a.add(q.PageSize)
 	offset := a.add((q.Page - 1) * q.PageSize)
 	rows, err := s.read.QueryContext(ctx, `SELECT f.type, f.dedup_type, f.tbs_sha256, f.sha256, f.detail, f.watch_item,
-f.threshold_days, f.created_at, f.published_at, f.suppressed `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
+f.threshold_days, f.created_at, f.published_at, f.suppressed, f.authorized_at, f.authorized_by `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
 	if err != nil {
 		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 	}
@@ -164,14 +170,14 @@ f.threshold_days, f.created_at, f.published_at, f.suppressed `+from+" ORDER BY f
 	out.Items = []Finding{}
 	for rows.Next() {
 		var (
-			f         Finding
-			published nullTime
+			f                     Finding
+			published, authorized nullTime
 		)
 		if err := rows.Scan(&f.Type, &f.DedupType, &f.TBSSHA256, &f.SHA256, &f.Detail, &f.WatchItem,
-			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published, &f.Suppressed); err != nil {
+			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published, &f.Suppressed, &authorized, &f.AuthorizedBy); err != nil {
 			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 		}
-		f.PublishedAt = published.t
+		f.PublishedAt, f.AuthorizedAt = published.t, authorized.t
 		out.Items = append(out.Items, f)
 	}
 	if err := rows.Err(); err != nil {

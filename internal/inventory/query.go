@@ -126,7 +126,9 @@ func (s *Store) ListCertificates(ctx context.Context, q CertificateQuery) (Page[
 	OR EXISTS (SELECT 1 FROM cert_hosts h WHERE h.sha256 = c.sha256 AND h.host LIKE %[1]s ESCAPE '\'))`, p))
 	}
 	if q.Host != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM cert_hosts h WHERE h.sha256 = c.sha256 AND h.host IN ("+a.addAll(hostCandidates(q.Host))+"))")
+		// IN, not EXISTS: the few certificates of a host are found through cert_hosts' key, where a
+		// correlated EXISTS probed it once per certificate.
+		where = append(where, "c.sha256 IN (SELECT h.sha256 FROM cert_hosts h WHERE h.host IN ("+a.addAll(hostCandidates(q.Host))+"))")
 	}
 	if q.Issuer != "" {
 		p := a.add(likePattern(q.Issuer))

@@ -374,6 +374,9 @@ Send it a signed test event, exactly as Hardenize would (or --type ct.entry, --t
 The in-process worker stores certificates in %s; ask its API:
   HZ_ADMIN_TOKEN=%s go run ./cmd/hzctl certs list --api %s
 
+Or open the console and log in with that token:
+  %s/ui/
+
 `, a.WebhookURL(), a.AdminURL(), a.NATSURL(), h.Org, h.ID, h.Secrets[0], a.WebhookURL(), h.Org, h.ID, h.Secrets[0],
-		filepath.Join(a.cfg.DataDir, "hzhook.db"), a.devToken, a.devWorker.AdminURL())
+		filepath.Join(a.cfg.DataDir, "hzhook.db"), a.devToken, a.devWorker.AdminURL(), a.devWorker.AdminURL())
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +94,22 @@ func TestDevModeEndToEnd(t *testing.T) {
 		}
 		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&page) == nil && page.Total == 1
 	}, 10*time.Second, 50*time.Millisecond)
+
+	// The printed console link: log in with the printed token and see the certificate.
+	assert.Contains(t, out.String(), "Or open the console and log in with that token:\n  "+apiURL+"/ui/")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	browser := &http.Client{Jar: jar}
+	req, err := http.NewRequest(http.MethodPost, apiURL+"/ui/login", strings.NewReader(url.Values{"token": {token}, "next": {"/ui/certificates"}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", apiURL)
+	resp, err := browser.Do(req)
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	assert.Contains(t, string(page), "1 certificate")
+	assert.Contains(t, string(page), "www.example.com")
 }

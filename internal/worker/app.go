@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hzhook/hzhook/internal/alerts"
+	"github.com/hzhook/hzhook/internal/authz"
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/events"
@@ -60,6 +61,7 @@ type App struct {
 	sync  *scheduled       // nil unless --cert-sync-every
 
 	rules  *rules.Store           // nil without --rules
+	authz  *authz.Source          // the rules with the inventory's authorizations; nil without the inventory
 	sinks  []*dispatch.Dispatcher // one per configured alert sink
 	expiry *scheduled             // nil unless --rules, the inventory and --expiry-scan-every
 
@@ -107,15 +109,18 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	}
 	am := alerts.NewMetrics(d.Registry)
 	if d.Handlers == nil {
+		if err := a.newAuthz(ctx); err != nil {
+			return nil, err
+		}
 		o := ingest.Options{Log: d.Log, Registerer: d.Registry}
 		var outbox *findings.Outbox
 		if a.rules != nil {
 			outbox = findings.NewOutbox(a.store, queue.NewPublisher(a.conn.JS), am, d.Log, time.Now)
-			o.Rules, o.Outbox = a.rules, outbox
+			o.Rules, o.Outbox = a.authz, outbox
 		}
 		d.Handlers = ingest.New(a.store, o).Handlers()
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
-			scan := findings.ExpiryScan{Store: a.store, Rules: a.rules, Outbox: outbox, Log: d.Log.With("component", "expiry")}
+			scan := findings.ExpiryScan{Store: a.store, Rules: a.authz, Outbox: outbox, Log: d.Log.With("component", "expiry")}
 			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
 		}
 	}
@@ -165,10 +170,15 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	e := handlers.NewAdminServer(a.reg, a.reg, a.log, a.ready)
 	api := e.Group("/api/v1", handlers.BearerToken(a.cfg.AdminToken))
-	adminapi.RegisterDLQ(api, dlq.New(a.conn.JS, dlq.Options{Reverifier: queue.NewReverifyClient(a.conn.NC)}))
+	dead := dlq.New(a.conn.JS, dlq.Options{Reverifier: queue.NewReverifyClient(a.conn.NC)})
+	adminapi.RegisterDLQ(api, dead)
 	if a.store != nil {
 		adminapi.RegisterInventory(api, a.store, time.Now)
 		adminapi.RegisterCertSync(api, a.store)
+		adminapi.RegisterAuthorizations(api, a.authz)
+		if err := a.registerConsole(e, dead); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
 	}
 	admin := &http.Server{
 		Handler:           e,
@@ -207,6 +217,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.rules != nil {
 		g.Go(func() error { a.rules.Watch(gctx, 0); return nil })
+	}
+	if a.authz != nil {
+		g.Go(func() error { a.authz.Watch(gctx, authzRefresh); return nil })
 	}
 	for _, sd := range a.sinks {
 		g.Go(func() error { return sd.Run(gctx) })

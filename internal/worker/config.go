@@ -32,6 +32,7 @@ type Config struct {
 	Reconcile ReconcileConfig
 	CertSync  CertSyncConfig
 	Alerts    AlertsConfig
+	Console   ConsoleConfig
 }
 
 // CertSyncConfig is the scheduled certificate sync (off by default): every Every, one replica
@@ -80,6 +81,7 @@ func DefaultConfig() Config {
 		Backoff:         d.Backoff,
 		ShutdownTimeout: d.ShutdownGrace,
 		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
+		Console:         ConsoleConfig{SessionTTL: 12 * time.Hour, SilentAfter: 24 * time.Hour},
 	}
 }
 
@@ -102,6 +104,7 @@ func Bind(s *config.Set, c *Config) {
 	bindReconcile(s, &c.Reconcile, d.Reconcile)
 	s.Duration(&c.CertSync.Every, "cert-sync-every", "HZ_CERT_SYNC_EVERY", d.CertSync.Every, "compare the inventory with the Hardenize certificate API this often and store what is new or changed (revocations, ownership, effectiveNotAfter), e.g. 24h (0 = off); one replica at a time; needs --hardenize-org and the API credentials")
 	bindAlerts(s, &c.Alerts, d.Alerts)
+	bindConsole(s, &c.Console, d.Console)
 }
 
 func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
@@ -187,6 +190,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	errs = append(errs, c.Console.validate()...)
 	return errors.Join(errs...)
 }
 

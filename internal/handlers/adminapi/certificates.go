@@ -41,19 +41,27 @@ type inventoryAPI struct {
 	now   func() time.Time
 }
 
-func (a inventoryAPI) listCertificates(c echo.Context) error {
+// CertificateQuery reads the query parameters of GET /certificates from c: the filters, sort and
+// paging, with now as the clock of expiresWithinDays. A bad parameter is a 400 naming it. The
+// console reads its certificate filters through it too, so the two never disagree.
+func CertificateQuery(c echo.Context, now time.Time) (inventory.CertificateQuery, error) {
 	p := params{c: c}
 	q := inventory.CertificateQuery{
 		Q: p.text("q"), Host: p.text("host"), Issuer: p.text("issuer"), Precert: p.boolean("precert"),
 		Ownership:         p.oneOf("ownership", inventory.OwnershipOwn, inventory.OwnershipThirdParty, inventory.OwnershipUnknown),
 		ExpiresWithinDays: p.days("expiresWithinDays"),
-		Finding:           p.oneOf("finding", findingTypes()...),
+		Finding:           p.oneOf("finding", FindingTypes()...),
 		Sort:              p.sort(inventory.CertificateSortKeys()),
-		Now:               a.now(),
+		Now:               now,
 	}
 	q.Page, q.PageSize = p.paging()
-	if p.err != nil {
-		return p.err
+	return q, p.err
+}
+
+func (a inventoryAPI) listCertificates(c echo.Context) error {
+	q, err := CertificateQuery(c, a.now())
+	if err != nil {
+		return err
 	}
 	page, err := a.store.ListCertificates(c.Request().Context(), q)
 	if err != nil {
@@ -95,11 +103,9 @@ func (a inventoryAPI) listCTEntries(c echo.Context) error {
 // listFindings answers GET /findings: newest first, filtered by type and by the sha256 of a
 // certificate or precertificate (the findings of its issuance).
 func (a inventoryAPI) listFindings(c echo.Context) error {
-	p := params{c: c}
-	q := inventory.FindingQuery{Type: p.oneOf("type", findingTypes()...), SHA256: p.sha256("sha256")}
-	q.Page, q.PageSize = p.paging()
-	if p.err != nil {
-		return p.err
+	q, err := FindingQuery(c)
+	if err != nil {
+		return err
 	}
 	page, err := a.store.ListFindings(c.Request().Context(), q)
 	if err != nil {
@@ -108,7 +114,17 @@ func (a inventoryAPI) listFindings(c echo.Context) error {
 	return c.JSON(http.StatusOK, listResponse(page, q.Page, q.PageSize))
 }
 
-func findingTypes() []string {
+// FindingQuery reads the query parameters of GET /findings from c (type, sha256, paging); a bad
+// parameter is a 400 naming it.
+func FindingQuery(c echo.Context) (inventory.FindingQuery, error) {
+	p := params{c: c}
+	q := inventory.FindingQuery{Type: p.oneOf("type", FindingTypes()...), SHA256: p.sha256("sha256")}
+	q.Page, q.PageSize = p.paging()
+	return q, p.err
+}
+
+// FindingTypes are the values of the finding and type parameters: every rules.Type.
+func FindingTypes() []string {
 	out := make([]string, 0, len(rules.Types()))
 	for _, t := range rules.Types() {
 		out = append(out, string(t))

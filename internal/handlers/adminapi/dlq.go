@@ -46,13 +46,20 @@ func RegisterDLQ(g *echo.Group, d DLQ) {
 
 type dlqRoutes struct{ d DLQ }
 
-func (h dlqRoutes) list(c echo.Context) error {
+// DLQQuery reads the query parameters of GET /dlq from c: the filter and the paging (a bad page or
+// pageSize is a 400 naming it).
+func DLQQuery(c echo.Context) (f dlq.Filter, page, size int, err error) {
 	p := params{c: c}
-	page, size := p.paging()
-	if p.err != nil {
-		return p.err
+	page, size = p.paging()
+	return DLQFilter(c), page, size, p.err
+}
+
+func (h dlqRoutes) list(c echo.Context) error {
+	f, page, size, err := DLQQuery(c)
+	if err != nil {
+		return err
 	}
-	l, err := h.d.List(c.Request().Context(), dlqFilter(c), page, size)
+	l, err := h.d.List(c.Request().Context(), f, page, size)
 	if err != nil {
 		return dlqError(err)
 	}
@@ -101,7 +108,7 @@ func (h dlqRoutes) purge(c echo.Context) error {
 }
 
 func (h dlqRoutes) redriveMatching(c echo.Context) error {
-	b, err := h.d.RedriveMatching(c.Request().Context(), dlqFilter(c), c.QueryParam("all") == "true")
+	b, err := h.d.RedriveMatching(c.Request().Context(), DLQFilter(c), c.QueryParam("all") == "true")
 	if err != nil {
 		return dlqError(err)
 	}
@@ -109,14 +116,15 @@ func (h dlqRoutes) redriveMatching(c echo.Context) error {
 }
 
 func (h dlqRoutes) purgeMatching(c echo.Context) error {
-	b, err := h.d.PurgeMatching(c.Request().Context(), dlqFilter(c), c.QueryParam("all") == "true")
+	b, err := h.d.PurgeMatching(c.Request().Context(), DLQFilter(c), c.QueryParam("all") == "true")
 	if err != nil {
 		return dlqError(err)
 	}
 	return c.JSON(http.StatusOK, b)
 }
 
-func dlqFilter(c echo.Context) dlq.Filter {
+// DLQFilter reads the dead-letter filter (class, reason, type, stage, handler, consumer) from c's query.
+func DLQFilter(c echo.Context) dlq.Filter {
 	return dlq.Filter{
 		Class: c.QueryParam("class"), Reason: c.QueryParam("reason"), Type: c.QueryParam("type"),
 		Stage: c.QueryParam("stage"), Handler: c.QueryParam("handler"), Consumer: c.QueryParam("consumer"),
