@@ -22,7 +22,7 @@ import (
 const maxBodyShown = 64 << 10
 
 // dlqFilterParams are the dead-letter filters, as the API names them.
-var dlqFilterParams = []string{"stage", "class", "reason", "type", "handler"}
+var dlqFilterParams = []string{"stage", "class", "reason", "type", "handler", "consumer"}
 
 type deadLettersData struct {
 	Query  url.Values
@@ -127,10 +127,15 @@ type confirmData struct {
 	More                                   int
 }
 
+// filterFields are the fields of a dead-letter filter with their query parameter names.
+func filterFields(f dlq.Filter) [][2]string {
+	return [][2]string{{"stage", f.Stage}, {"class", f.Class}, {"reason", f.Reason}, {"type", f.Type}, {"handler", f.Handler}, {"consumer", f.Consumer}}
+}
+
 // filterText describes a filter for a sentence: "stage=worker class=transient", or "all".
 func filterText(f dlq.Filter) string {
 	var parts []string
-	for _, kv := range [][2]string{{"stage", f.Stage}, {"class", f.Class}, {"reason", f.Reason}, {"type", f.Type}, {"handler", f.Handler}} {
+	for _, kv := range filterFields(f) {
 		if kv[1] != "" {
 			parts = append(parts, kv[0]+"="+kv[1])
 		}
@@ -140,7 +145,7 @@ func filterText(f dlq.Filter) string {
 
 func filterQuery(f dlq.Filter) url.Values {
 	q := url.Values{}
-	for _, kv := range [][2]string{{"stage", f.Stage}, {"class", f.Class}, {"reason", f.Reason}, {"type", f.Type}, {"handler", f.Handler}} {
+	for _, kv := range filterFields(f) {
 		if kv[1] != "" {
 			q.Set(kv[0], kv[1])
 		}
@@ -170,7 +175,7 @@ func (con *Console) dlqConfirm(a dlqAction) func(echo.Context) error {
 			Cancel: "/ui/dlq" + without(filterQuery(f)), Danger: a == dlqPurge, Letters: l.Items, More: l.Total - len(l.Items),
 		}
 		if a == dlqRedrive {
-			data.Message += " Each goes back to the subject it failed on; handlers are idempotent, so an event already processed is processed once."
+			data.Message += " Each goes back to the consumer that failed it and to no other (an alert one sink refused is not sent to the other sinks again); handlers are idempotent, so an event already processed is processed once. A letter refused at intake (class rejected) is verified again by the receiver and stays a letter if it still fails."
 		} else {
 			data.Message += " Purged dead letters are deleted for good."
 		}
