@@ -44,10 +44,12 @@ type DeadLetter struct {
 	Time     time.Time
 }
 
-// DeadLetter stores dl in HZ_DLQ and waits for the acknowledgement. It is idempotent per original
-// message: dead-lettering the same HZ_EVENTS sequence (or the same Nats-Msg-Id) twice within the
-// duplicate window stores it once, so a worker that crashes between dead-lettering and terminating
-// the original does not create a second dead letter.
+// DeadLetter stores dl in HZ_DLQ and waits for the acknowledgement. It is idempotent per stage and
+// original message: one stage dead-lettering the same stream sequence (or the same Nats-Msg-Id)
+// twice within the duplicate window stores it once, so a worker that crashes between
+// dead-lettering and terminating the original does not create a second dead letter. Two stages
+// that give up on one message (the event writer and the lint stage both consume HZ_EVENTS; the
+// alert sinks number HZ_ALERTS on their own) each keep theirs.
 func (p *Publisher) DeadLetter(ctx context.Context, dl DeadLetter) error {
 	msg := nats.NewMsg(DLQSubjectPrefix + Token(dl.Stage))
 	msg.Data = dl.Data
@@ -83,7 +85,7 @@ func (p *Publisher) DeadLetter(ctx context.Context, dl DeadLetter) error {
 	dedup := ""
 	if dl.OrigSeq > 0 {
 		msg.Header.Set(HeaderDLQSeq, strconv.FormatUint(dl.OrigSeq, 10))
-		dedup = "dlq/" + StreamEvents + "/" + strconv.FormatUint(dl.OrigSeq, 10)
+		dedup = "dlq/" + dl.Stage + "/seq/" + strconv.FormatUint(dl.OrigSeq, 10)
 	} else if origID != "" {
 		dedup = "dlq/" + dl.Stage + "/" + origID
 	}
