@@ -17,6 +17,9 @@
 //   - ct_entries: keyed by (log, index), linked to the certificate sha256. CT logs are append-only,
 //     so a (log, index) never changes its content.
 //   - cert_hosts: (host, sha256), lowercased; the union of every host list seen for a certificate.
+//   - cert_lint_runs, cert_lints: what zlint found on a certificate (internal/linting writes them
+//     with ApplyLints), keyed by sha256 without requiring its certificates row; a run is replaced
+//     whole when the certificate is linted again with another zlint version or selection of lints.
 //
 // Every write is an upsert whose result does not depend on the order or the number of times events
 // arrive: the same events delivered twice, in any order, give identical rows.

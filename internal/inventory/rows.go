@@ -67,6 +67,7 @@ type FindingRow struct {
 	ThresholdDays                                         int
 	Alert                                                 []byte // JSON alerts.Alert
 	CreatedAt                                             time.Time
+	Lints                                                 []string // lintError only
 }
 
 // Ms is the precision both databases keep (Hardenize's own precision too): times handed to the
