@@ -50,6 +50,8 @@ func (a inventoryAPI) listCertificates(c echo.Context) error {
 		Finding:           p.oneOf("finding", findingTypes()...),
 		Sort:              p.sort(inventory.CertificateSortKeys()),
 		Now:               a.now(),
+		Lint:              p.lint("lint"),
+		LintStatus:        p.oneOf("lintStatus", inventory.LintStatuses()...),
 	}
 	q.Page, q.PageSize = p.paging()
 	if p.err != nil {
