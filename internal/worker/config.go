@@ -31,6 +31,14 @@ type Config struct {
 
 	Reconcile ReconcileConfig
 	Alerts    AlertsConfig
+	Lint      LintConfig
+}
+
+// LintConfig is the lint stage: zlint on every certificate, beside the event writer (on by
+// default). Which lints run and which alert is the rules file's lints section.
+type LintConfig struct {
+	Enabled     bool
+	Concurrency int // batches linted at once in this replica; 0 = GOMAXPROCS
 }
 
 // AlertsConfig is the policy, its alert sinks and the expiry scan (all off by default).
@@ -72,6 +80,7 @@ func DefaultConfig() Config {
 		Backoff:         d.Backoff,
 		ShutdownTimeout: d.ShutdownGrace,
 		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
+		Lint:            LintConfig{Enabled: true},
 	}
 }
 
@@ -93,6 +102,12 @@ func Bind(s *config.Set, c *Config) {
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "HZ_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time in-flight events get to finish on shutdown before they are given back")
 	bindReconcile(s, &c.Reconcile, d.Reconcile)
 	bindAlerts(s, &c.Alerts, d.Alerts)
+	bindLint(s, &c.Lint, d.Lint)
+}
+
+func bindLint(s *config.Set, l *LintConfig, d LintConfig) {
+	s.Bool(&l.Enabled, "lint", "HZ_LINT", d.Enabled, "lint every certificate once with zlint on a consumer of its own (hz-lint-<types>), beside the event writer; the rules file's lints section chooses the lints")
+	s.Int(&l.Concurrency, "lint-concurrency", "HZ_LINT_CONCURRENCY", d.Concurrency, "batches the lint stage lints at once in this replica (0 = one per CPU, GOMAXPROCS)")
 }
 
 func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
@@ -164,6 +179,9 @@ func (c Config) Validate() error {
 		case r.Credentials == "" && (r.User == "" || r.Password == ""):
 			bad("reconcile-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
 		}
+	}
+	if c.Lint.Concurrency < 0 || c.Lint.Concurrency > 256 {
+		bad("lint-concurrency", "must be between 0 (one per CPU) and 256")
 	}
 	errs = append(errs, c.Alerts.validate()...)
 	return errors.Join(errs...)
