@@ -1,11 +1,13 @@
 package linting
 
 import (
+	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
@@ -27,17 +29,47 @@ func key(m dispatch.Message) (events.Event, string, error) {
 			return events.Event{}, "", fmt.Errorf("%w: %w", errInvalid, err)
 		}
 	}
-	var k struct {
-		SHA256 string `json:"sha256"`
-	}
-	if err := json.Unmarshal(ev.Data, &k); err != nil {
+	raw, err := payloadSHA256(ev.Data)
+	if err != nil {
 		return events.Event{}, "", fmt.Errorf("%w: %s data: %w", errInvalid, ev.Type, err)
 	}
-	sha := strings.ToLower(k.SHA256)
+	sha := strings.ToLower(raw)
 	if len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
-		return events.Event{}, "", fmt.Errorf("%w: %s sha256 %q is not 64 hex digits", errInvalid, ev.Type, k.SHA256)
+		return events.Event{}, "", fmt.Errorf("%w: %s sha256 %q is not 64 hex digits", errInvalid, ev.Type, raw)
 	}
 	return ev, sha, nil
+}
+
+// payloadSHA256 reads the sha256 member of a JSON object, stopping there: Hardenize puts it before
+// the certificate's DER (a CT entry's chain, a pki.cert.new's pem), so the DER, most of the
+// payload, is not even scanned for a certificate already linted. Were the member given twice, the
+// first would be taken here; the full decode of a certificate to lint is the one that counts.
+func payloadSHA256(data []byte) (string, error) {
+	d := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", errors.Join(errors.New("not a JSON object"), err)
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return "", err
+		}
+		if name.String() != "sha256" {
+			if err := d.SkipValue(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		v, err := d.ReadToken()
+		if err != nil {
+			return "", err
+		}
+		if v.Kind() != '"' {
+			return "", errors.New("sha256 is not a string")
+		}
+		return v.String(), nil
+	}
+	return "", errors.New("sha256 missing")
 }
 
 // subject is a certificate to lint: its DER and what the policy needs to judge it.
