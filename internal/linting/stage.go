@@ -153,6 +153,9 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 		s.m.certs.WithLabelValues(outcomeDisabled).Add(float64(len(batch)))
 		return errs
 	}
+	if err := s.wait(ctx); err != nil {
+		return fill(errs, err, nil)
+	}
 	fp := lt.l.Fingerprint()
 	items := make([]item, len(batch))
 	var shas []string
@@ -169,9 +172,6 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	}
 	linted := map[string]bool{}
 	if len(shas) > 0 {
-		if err := s.wait(ctx); err != nil {
-			return fill(errs, err, items)
-		}
 		if linted, err = s.store.LintedWith(ctx, fp, shas); err != nil {
 			return fill(errs, fmt.Errorf("lint: %w", err), items)
 		}
