@@ -18,11 +18,12 @@ const usage = `hzbench: benchmarks of hzhook against baselines
 Usage:
   hzbench intake [flags]            intake throughput/latency: bare vs hand-rolled vs hzhook receiver
   hzbench e2e [flags]               end-to-end latency: webhook 204 to the row in the store, at a fixed rate
-  hzbench drain [flags]             worker drain rate: the inventory's BenchmarkDrain (SQLite, PostgreSQL)
+  hzbench drain [flags]             worker drain rate: the ingest package's BenchmarkDrain (SQLite, PostgreSQL; SQLite with linting on)
+  hzbench lint [flags]              lint throughput per core: the lint package's BenchmarkLint (default and all sources)
   hzbench serve-bare [flags]        the bare 204 ceiling server
   hzbench serve-handrolled [flags]  the hand-rolled reference receiver (net/http, HMAC, sync publish)
 
-intake, e2e and drain each replace their own section of --out (bench/results.md).
+intake, e2e, drain and lint each replace their own section of --out (bench/results.md).
 hzbench <command> --help lists the flags of each.`
 
 func main() {
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string) error {
 		return runE2E(ctx, set, args[1:])
 	case "drain":
 		return runDrain(ctx, set, args[1:])
+	case "lint":
+		return runLint(ctx, set, args[1:])
 	case "serve-bare", "serve-handrolled":
 		var listen, natsURL, secret string
 		set.String(&listen, "listen", "", "127.0.0.1:8080", "listen address")
