@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCTEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
+	$(GO) test -run '^$$' -fuzz '^FuzzLint$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/lint/
 
 ## faults: kill and stop real processes under load; prints scenario, sent, 204s, stored, lost, duplicates.
 faults:
@@ -58,20 +59,25 @@ faults:
 
 ## bench: benchmarks side by side with their baselines; results in bench/results.md.
 ## intake (bare vs hand-rolled vs hzhook), end-to-end latency at BENCH_RATE events/s, worker drain
-## (SQLite and PostgreSQL vs one transaction per message), console page times with
-## BENCH_CONSOLE_CERTS certificates. BENCH_NOTE is printed with the results.
+## (SQLite and PostgreSQL vs one transaction per message; SQLite with the lint stage running beside
+## the writer, BENCH_DRAIN_LINT=false to leave it out), lint throughput per core (default vs all
+## zlint sources), console page times with BENCH_CONSOLE_CERTS certificates. BENCH_NOTE is printed
+## with the results.
 BENCH_RUNS           ?= 3
 BENCH_DURATION       ?= 10s
 BENCH_RATE           ?= 1000
 BENCH_DRAIN_EVENTS   ?= 100000
 BENCH_DRAIN_BASELINE ?= 20000
 BENCH_CONSOLE_CERTS  ?= 100000
+BENCH_DRAIN_LINT     ?= true
+BENCH_LINT_CERTS     ?= 1427
 BENCH_NOTE           ?=
 bench:
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/receiver ./cmd/worker ./cmd/hzctl ./cmd/hzbench github.com/nats-io/nats-server/v2
 	$(BIN)/hzbench intake --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --note "$(BENCH_NOTE)" --out bench/results.md
 	$(BIN)/hzbench e2e --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --rate $(BENCH_RATE) --note "$(BENCH_NOTE)" --out bench/results.md
-	scripts/with-services.sh $(BIN)/hzbench drain --go $(GO) --events $(BENCH_DRAIN_EVENTS) --baseline-events $(BENCH_DRAIN_BASELINE) --note "$(BENCH_NOTE)" --out bench/results.md
+	scripts/with-services.sh $(BIN)/hzbench drain --go $(GO) --events $(BENCH_DRAIN_EVENTS) --baseline-events $(BENCH_DRAIN_BASELINE) --lint=$(BENCH_DRAIN_LINT) --note "$(BENCH_NOTE)" --out bench/results.md
+	$(BIN)/hzbench lint --go $(GO) --certs $(BENCH_LINT_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
 	scripts/with-services.sh $(BIN)/hzbench console --go $(GO) --certificates $(BENCH_CONSOLE_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
 
 clean:

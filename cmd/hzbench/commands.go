@@ -100,6 +100,7 @@ func runDrain(ctx context.Context, set *config.Set, args []string) error {
 	set.Int(&o.Events, "events", "", 100000, "backlog drained in batches")
 	set.Int(&o.BaselineEvents, "baseline-events", "", 20000, "part of the backlog the one-transaction-per-message baseline drains")
 	set.Int(&o.Batch, "batch", "", 500, "events per batch (one transaction)")
+	set.Bool(&o.Lint, "lint", "", true, "also drain SQLite with the lint stage running beside the writer")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
@@ -132,4 +133,25 @@ func runConsole(ctx context.Context, set *config.Set, args []string) error {
 		return err
 	}
 	return c.publish(bench.ConsoleHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}
+
+func runLint(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.LintOptions
+	var c common
+	bindCommon(set, &c)
+	set.String(&o.Go, "go", "", "go", "the go command (the benchmark is a go test benchmark; run from the module root)")
+	set.String(&o.Package, "package", "", "./internal/lint/", "package holding BenchmarkLint")
+	set.Int(&o.Certs, "certs", "", 1427, "iterations per source selection (-benchtime Nx): the parsable certificates of zlint's testdata, each once")
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	if o.Certs < 1 {
+		return fmt.Errorf("--certs must be at least 1")
+	}
+	o.Progress, o.Note = os.Stderr, c.note
+	rep, err := bench.RunLint(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.LintHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }

@@ -19,12 +19,13 @@ Usage:
   hzbench intake [flags]            intake throughput/latency: bare vs hand-rolled vs hzhook, on a
                                     nats-server that syncs always and on one with the default sync
   hzbench e2e [flags]               end-to-end latency: webhook 204 to the row in the store, at a fixed rate
-  hzbench drain [flags]             worker drain rate: the inventory's BenchmarkDrain (SQLite, PostgreSQL)
+  hzbench drain [flags]             worker drain rate: the ingest package's BenchmarkDrain (SQLite, PostgreSQL; SQLite with linting on)
+  hzbench lint [flags]              lint throughput per core: the lint package's BenchmarkLint (default and all sources)
   hzbench console [flags]           console page times with 100,000 certificates (SQLite, PostgreSQL)
   hzbench serve-bare [flags]        the bare 204 ceiling server
   hzbench serve-handrolled [flags]  the hand-rolled reference receiver (net/http, HMAC, sync publish)
 
-intake, e2e, drain and console each replace their own section of --out (bench/results.md).
+intake, e2e, drain, lint and console each replace their own section of --out (bench/results.md).
 hzbench <command> --help lists the flags of each.`
 
 func main() {
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 		return runDrain(ctx, set, args[1:])
 	case "console":
 		return runConsole(ctx, set, args[1:])
+	case "lint":
+		return runLint(ctx, set, args[1:])
 	case "serve-bare", "serve-handrolled":
 		var listen, natsURL, secret string
 		set.String(&listen, "listen", "", "127.0.0.1:8080", "listen address")

@@ -20,6 +20,8 @@ type Alert struct {
 	Threshold int         `json:"thresholdDays,omitempty"`
 	CreatedAt time.Time   `json:"createdAt"`
 	Cert      CertSummary `json:"certificate"`
+	// Lints are the zlint lints whose results alerted, most severe first (lintError only).
+	Lints []string `json:"lints,omitempty"`
 }
 
 // CertSummary is what an operator needs to recognise the certificate an alert is about.
@@ -64,5 +66,6 @@ func New(f rules.Finding, c rules.Cert, now time.Time) Alert {
 			NotBefore: c.NotBefore, NotAfter: c.NotAfter, EffectiveNotAfter: c.EffectiveNotAfter,
 			Precert: c.Precert, Malformed: c.Malformed,
 		},
+		Lints: f.Lints,
 	}
 }

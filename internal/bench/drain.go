@@ -14,7 +14,7 @@ import (
 // Goals of the drain benchmark (inventory issue).
 const (
 	GoalDrainSpeedup = 5.0    // batched events/s ≥ 5 × one transaction per message
-	GoalDrainSQLite  = 10_000 // batched events/s into SQLite
+	GoalDrainSQLite  = 10_000 // batched events/s into SQLite, with linting off and on
 )
 
 // DrainOptions configure the drain benchmark: the inventory package's BenchmarkDrain, run with
@@ -25,6 +25,7 @@ type DrainOptions struct {
 	Events         int    // HZ_BENCH_EVENTS
 	BaselineEvents int    // HZ_BENCH_BASELINE_EVENTS
 	Batch          int    // HZ_BENCH_BATCH
+	Lint           bool   // HZ_BENCH_LINT: the SQLite drain also with the lint stage running
 	Progress       io.Writer
 	Note           string // conditions of the measurement, printed with the results
 }
@@ -35,6 +36,18 @@ type DrainResult struct {
 	PerMessage float64 // one transaction per message: the baseline
 	Batched    float64
 	Measured   bool // false when the database was not available (no HZ_TEST_POSTGRES_URL)
+	// With the lint stage draining the same backlog into the same store (SQLite only): the
+	// writer's rate and when the stage was done, giving way to the writer as the worker runs it
+	// (Lint) and not (NoYield).
+	Lint, NoYield LintDrain
+}
+
+// LintDrain is one drain with the lint stage running beside the writer.
+type LintDrain struct {
+	Rate     float64 // the writer's events/s
+	DoneSecs float64 // from the start until the lint stage finished the backlog
+	Certs    float64 // distinct certificates linted
+	Measured bool
 }
 
 // DrainReport is the outcome of RunDrain.
@@ -52,7 +65,8 @@ func RunDrain(ctx context.Context, o DrainOptions) (DrainReport, error) {
 	cmd.Env = append(os.Environ(),
 		"HZ_BENCH_EVENTS="+strconv.Itoa(o.Events),
 		"HZ_BENCH_BASELINE_EVENTS="+strconv.Itoa(o.BaselineEvents),
-		"HZ_BENCH_BATCH="+strconv.Itoa(o.Batch))
+		"HZ_BENCH_BATCH="+strconv.Itoa(o.Batch),
+		"HZ_BENCH_LINT="+map[bool]string{true: "1", false: "0"}[o.Lint])
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, o.Progress)
 	cmd.Stderr = o.Progress
@@ -67,6 +81,10 @@ func RunDrain(ctx context.Context, o DrainOptions) (DrainReport, error) {
 		r := DrainResult{Database: db}
 		r.PerMessage, r.Measured = metrics[db+"-per-message-events/s"]
 		r.Batched = metrics[db+"-batched-events/s"]
+		for run, into := range map[string]*LintDrain{db + "-lint": &r.Lint, db + "-lint-noyield": &r.NoYield} {
+			into.Rate, into.Measured = metrics[run+"-events/s"]
+			into.DoneSecs, into.Certs = metrics[run+"-done-s"], metrics[run+"-certs"]
+		}
 		rep.Results = append(rep.Results, r)
 	}
 	return rep, nil

@@ -21,7 +21,7 @@ func Row(f rules.Finding, c rules.Cert, now time.Time) (inventory.FindingRow, er
 	}
 	return inventory.FindingRow{
 		TBSSHA256: f.TBSSHA256, DedupType: f.DedupType(), Type: string(f.Type), SHA256: f.SHA256, Detail: f.Detail,
-		WatchItem: f.WatchItem, ThresholdDays: f.ThresholdDays, Alert: body, CreatedAt: inventory.Ms(now),
+		WatchItem: f.WatchItem, ThresholdDays: f.ThresholdDays, Alert: body, CreatedAt: inventory.Ms(now), Lints: f.Lints,
 	}, nil
 }
 

@@ -10,12 +10,14 @@ import (
 )
 
 // CertificateDetail is one certificate with its full payload, its twins (the precertificate or
-// certificate of the same issuance: same tbsSha256) and the CT entries of the whole issuance.
+// certificate of the same issuance: same tbsSha256), the CT entries of the whole issuance and what
+// zlint found on it (null until the lint stage linted it).
 type CertificateDetail struct {
 	Certificate
 	Payload   json.RawMessage `json:"payload"`
 	Twins     []Certificate   `json:"twins"`
 	CTEntries []CTEntry       `json:"ctEntries"`
+	Lints     *CertLints      `json:"lints"`
 }
 
 // Certificate returns the certificate with this sha256 (hex, any case), or ErrNotFound.
@@ -49,6 +51,9 @@ func (s *Store) Certificate(ctx context.Context, sha256 string) (CertificateDeta
 		" FROM ct_entries e WHERE e.sha256 IN (SELECT sha256 FROM certificates WHERE issuance = $1)"+
 		" ORDER BY e.logged_at, e.log, e.log_index", issuance); err != nil {
 		return CertificateDetail{}, fmt.Errorf("get certificate ct entries: %w", err)
+	}
+	if d.Lints, err = s.certLints(ctx, sha256); err != nil {
+		return CertificateDetail{}, err
 	}
 	return d, nil
 }

@@ -24,6 +24,9 @@
 //   - findings: one per issuance and deduplication type, with the alert it sends (the outbox); a
 //     suppressed finding (an import's history) is recorded and never sent.
 //   - cert_sync_runs: one row per run of the worker's certificate sync (CertSyncRuns).
+//   - cert_lint_runs, cert_lints: what zlint found on a certificate (internal/linting writes them
+//     with ApplyLints), keyed by sha256 without requiring its certificates row; a run is replaced
+//     whole when the certificate is linted again with another zlint version or selection of lints.
 //
 // Every write is an upsert whose result does not depend on the order or the number of times events
 // arrive: the same events delivered twice, in any order, give identical rows.

@@ -21,6 +21,7 @@ type Finding struct {
 	Detail        string     `json:"detail"`
 	WatchItem     string     `json:"watchItem,omitempty"`
 	ThresholdDays int        `json:"thresholdDays,omitempty"`
+	Lints         []string   `json:"lints,omitempty"` // lintError: the zlint lints that alerted
 	CreatedAt     time.Time  `json:"createdAt"`
 	PublishedAt   *time.Time `json:"publishedAt"`
 	// Suppressed findings were recorded without an alert (an import's history): PublishedAt stays
@@ -162,7 +163,7 @@ func (s *Store) ListFindings(ctx context.Context, q FindingQuery) (Page[Finding]
 	limit := a.add(q.PageSize)
 	offset := a.add((q.Page - 1) * q.PageSize)
 	rows, err := s.read.QueryContext(ctx, `SELECT f.type, f.dedup_type, f.tbs_sha256, f.sha256, f.detail, f.watch_item,
-f.threshold_days, f.created_at, f.published_at, f.suppressed, f.authorized_at, f.authorized_by `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
+f.threshold_days, f.lints, f.created_at, f.published_at, f.suppressed, f.authorized_at, f.authorized_by `+from+" ORDER BY f.created_at DESC, f.tbs_sha256, f.dedup_type LIMIT "+limit+" OFFSET "+offset, a.vals...)
 	if err != nil {
 		return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
 	}
@@ -171,11 +172,18 @@ f.threshold_days, f.created_at, f.published_at, f.suppressed, f.authorized_at, f
 	for rows.Next() {
 		var (
 			f                     Finding
+			lints                 string
 			published, authorized nullTime
 		)
 		if err := rows.Scan(&f.Type, &f.DedupType, &f.TBSSHA256, &f.SHA256, &f.Detail, &f.WatchItem,
-			&f.ThresholdDays, dbTime{&f.CreatedAt}, &published, &f.Suppressed, &authorized, &f.AuthorizedBy); err != nil {
+			&f.ThresholdDays, &lints, dbTime{&f.CreatedAt}, &published, &f.Suppressed, &authorized, &f.AuthorizedBy); err != nil {
 			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
+		}
+		if f.Lints, err = parseList(lints); err != nil {
+			return Page[Finding]{}, fmt.Errorf("list findings: %w", err)
+		}
+		if len(f.Lints) == 0 {
+			f.Lints = nil
 		}
 		f.PublishedAt, f.AuthorizedAt = published.t, authorized.t
 		out.Items = append(out.Items, f)

@@ -94,6 +94,10 @@ type CertificateQuery struct {
 	Now            time.Time
 	Sort           Sort
 	Page, PageSize int // from 1
+
+	// Lint selects certificates with a stored result of this zlint lint; LintStatus those with a
+	// result of this status (LintStatuses); both, a result of that lint with that status.
+	Lint, LintStatus string
 }
 
 // CTEntryQuery filters, sorts and pages a CT entry list. Zero values do not filter.
@@ -152,6 +156,9 @@ func (s *Store) ListCertificates(ctx context.Context, q CertificateQuery) (Page[
 	if q.Finding != "" {
 		// A finding belongs to the issuance: the precertificate and the certificate both show it.
 		where = append(where, "EXISTS (SELECT 1 FROM findings f WHERE f.tbs_sha256 IN (c.issuance, c.sha256) AND f.type = "+a.add(q.Finding)+")")
+	}
+	if q.Lint != "" || q.LintStatus != "" {
+		where = append(where, lintFilter(&a, q.Lint, q.LintStatus))
 	}
 	from := "FROM certificates c" + whereClause(where)
 	order := " ORDER BY c." + col + direction(q.Sort.Desc) + ", c.sha256"

@@ -21,6 +21,7 @@ type Report struct {
 	BySigAlg     []Count         `json:"bySigAlg"`
 	ByKey        []Count         `json:"byKey"` // "EC 256", "RSA 2048"
 	ByOwnership  []Count         `json:"byOwnership"`
+	Lints        LintReport      `json:"lints"`
 }
 
 // ExpiringCount is how many issuances, not yet expired, expire within Days.
@@ -103,5 +104,10 @@ func (s *Store) Report(ctx context.Context, now time.Time) (Report, error) {
 		}
 		*g.into = out
 	}
+	lints, err := s.lintReport(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Lints = lints
 	return r, nil
 }

@@ -72,6 +72,7 @@ type FindingRow struct {
 	ThresholdDays                                         int
 	Alert                                                 []byte // JSON alerts.Alert
 	CreatedAt                                             time.Time
+	Lints                                                 []string // lintError only: the lints that alerted
 	// Suppressed findings are recorded without an alert: the outbox never publishes them (the
 	// findings of an import, which are history). Within one batch an alerting finding wins over a
 	// suppressed one of the same key.

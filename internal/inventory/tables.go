@@ -207,6 +207,7 @@ var findingsTable = table[FindingRow]{
 		{"alert", "text", func(f FindingRow) any { return string(f.Alert) }},
 		{"created_at", "timestamptz", func(f FindingRow) any { return f.CreatedAt }},
 		{"suppressed", "boolean", func(f FindingRow) any { return f.Suppressed }},
+		{"lints", "text", func(f FindingRow) any { return jsonList(f.Lints) }},
 	},
 	conflict: "ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING",
 }
@@ -225,6 +226,52 @@ var certSyncRunsTable = table[CertSyncRun]{
 		{"rejected", "integer", func(r CertSyncRun) any { return r.Rejected }},
 		{"error", "text", func(r CertSyncRun) any { return r.Error }},
 	},
+}
+
+// A certificate's lint run is replaced whole by a later one (another zlint version or selection of
+// lints); its results are deleted and written again in the same transaction (see ApplyLints).
+var lintRunsTable = table[*LintRun]{
+	name: "cert_lint_runs",
+	columns: []column[*LintRun]{
+		{"sha256", "text", func(r *LintRun) any { return r.SHA256 }},
+		{"lint_version", "text", func(r *LintRun) any { return r.Version }},
+		{"fingerprint", "text", func(r *LintRun) any { return r.Fingerprint }},
+		{"unparsable", "boolean", func(r *LintRun) any { return r.Unparsable }},
+		{"fatal", "integer", func(r *LintRun) any { return r.Counts.Fatal }},
+		{"errors", "integer", func(r *LintRun) any { return r.Counts.Error }},
+		{"warnings", "integer", func(r *LintRun) any { return r.Counts.Warn }},
+		{"notices", "integer", func(r *LintRun) any { return r.Counts.Notice }},
+		{"passed", "integer", func(r *LintRun) any { return r.Counts.Pass }},
+		{"not_applicable", "integer", func(r *LintRun) any { return r.Counts.NA }},
+		{"not_effective", "integer", func(r *LintRun) any { return r.Counts.NE }},
+		{"linted_at", "timestamptz", func(r *LintRun) any { return r.LintedAt }},
+	},
+	conflict: `ON CONFLICT (sha256) DO UPDATE SET lint_version = excluded.lint_version, fingerprint = excluded.fingerprint,
+unparsable = excluded.unparsable, fatal = excluded.fatal, errors = excluded.errors, warnings = excluded.warnings,
+notices = excluded.notices, passed = excluded.passed, not_applicable = excluded.not_applicable,
+not_effective = excluded.not_effective, linted_at = excluded.linted_at`,
+}
+
+// lintResultRow is one result of a run, with the certificate it belongs to.
+type lintResultRow struct {
+	sha256 string
+	LintResult
+}
+
+var lintResultsTable = table[lintResultRow]{
+	name: "cert_lints",
+	columns: []column[lintResultRow]{
+		{"sha256", "text", func(r lintResultRow) any { return r.sha256 }},
+		{"lint", "text", func(r lintResultRow) any { return r.Lint }},
+		{"status", "text", func(r lintResultRow) any { return r.Status }},
+		{"severity", "smallint", func(r lintResultRow) any { return lintSeverity(r.Status) }},
+		{"source", "text", func(r lintResultRow) any { return r.Source }},
+		{"citation", "text", func(r lintResultRow) any { return r.Citation }},
+		{"description", "text", func(r lintResultRow) any { return r.Description }},
+		{"details", "text", func(r lintResultRow) any { return r.Details }},
+	},
+	conflict: `ON CONFLICT (sha256, lint) DO UPDATE SET status = excluded.status, severity = excluded.severity,
+source = excluded.source, citation = excluded.citation, description = excluded.description, details = excluded.details`,
 }
 
 func jsonList(xs []string) string {

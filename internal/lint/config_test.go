@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -103,4 +104,29 @@ func TestParseStatus(t *testing.T) {
 	assert.Equal(t, StatusNotice, got, "zlint's name for notice")
 	_, err = ParseStatus("Error")
 	assert.ErrorContains(t, err, `unknown lint status "Error"`)
+}
+
+func TestFingerprint(t *testing.T) {
+	def := newLinter(t, DefaultConfig())
+	assert.Regexp(t, `^[0-9a-f]{32}$`, def.Fingerprint())
+
+	alert := DefaultConfig()
+	alert.Alert.Statuses = []Status{StatusWarn}
+	alert.Alert.Precerts = true
+	assert.Equal(t, def.Fingerprint(), newLinter(t, alert).Fingerprint(), "the alert policy does not change reports")
+
+	spelled := DefaultConfig()
+	for i, s := range spelled.Sources {
+		spelled.Sources[i] = strings.ToLower(s)
+	}
+	assert.Equal(t, def.Fingerprint(), newLinter(t, spelled).Fingerprint(), "the same lints, however the sources are written")
+
+	fewer := DefaultConfig()
+	fewer.Exclude = []string{"e_rsa_mod_less_than_2048_bits"}
+	assert.NotEqual(t, def.Fingerprint(), newLinter(t, fewer).Fingerprint(), "one lint less")
+
+	more := DefaultConfig()
+	more.Include = []string{"e_rsa_fermat_factorization"}
+	assert.NotEqual(t, def.Fingerprint(), newLinter(t, more).Fingerprint(), "one lint more")
+	assert.NotEqual(t, def.Fingerprint(), newLinter(t, Config{}).Fingerprint(), "linting off")
 }

@@ -1,10 +1,13 @@
 package lint
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/zmap/zcrypto/x509"
 	zlint "github.com/zmap/zlint/v3"
@@ -23,6 +26,7 @@ type Linter struct {
 	registry zl.Registry
 	names    []string
 	version  string
+	print    string
 }
 
 // New validates cfg and filters zlint's registry down to the lints it selects, once. A disabled
@@ -36,10 +40,14 @@ func New(cfg Config) (*Linter, error) {
 		cfg.Sources[i], _ = CanonicalSource(s)
 	}
 	l := &Linter{cfg: cfg, version: moduleVersion(zlintModule)}
+	if cfg.Enabled {
+		l.names = cfg.selected()
+	}
+	sum := sha256.Sum256([]byte(l.version + "\n" + strings.Join(l.names, "\n")))
+	l.print = hex.EncodeToString(sum[:16])
 	if !cfg.Enabled {
 		return l, nil
 	}
-	l.names = cfg.selected()
 	// The names are never empty here (Validate), so Filter never returns the whole registry.
 	reg, err := zl.GlobalRegistry().Filter(zl.FilterOptions{IncludeNames: l.names})
 	if err != nil {
@@ -59,6 +67,13 @@ func (l *Linter) Names() []string { return slices.Clone(l.names) }
 // record it (test binaries do not). Stored with results, it tells which certificates to lint
 // again after an upgrade.
 func (l *Linter) Version() string { return l.version }
+
+// Fingerprint identifies what the Linter's reports depend on: the zlint version and the lints that
+// run (32 hex digits). Linters with one fingerprint give the same Report for the same DER, so a
+// report stored with the current fingerprint need not be made again, and a change of version or
+// of the lints selected makes every certificate due again. The alert policy is not part of it: it
+// judges reports and does not change them.
+func (l *Linter) Fingerprint() string { return l.print }
 
 // Lint parses der with zcrypto and lints it. The error wraps ErrUnparsable when zcrypto cannot
 // parse der; no other error is returned.

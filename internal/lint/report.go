@@ -24,7 +24,10 @@ type Result struct {
 	Source      string `json:"source"` // zlint's source: CABF_BR, RFC5280, Mozilla, ...
 	Citation    string `json:"citation,omitempty"`
 	Description string `json:"description,omitempty"`
-	Details     string `json:"details,omitempty"` // what the lint said about this certificate, if anything
+	// Details is what the lint said about this certificate, if anything: zlint's free text, which
+	// some lints word in map order (the extensions e_ext_duplicate_extension lists, the one a fatal
+	// result failed to parse), so two runs on one certificate may word it differently.
+	Details string `json:"details,omitempty"`
 }
 
 // Count returns how many lints gave status s.

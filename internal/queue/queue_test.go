@@ -122,6 +122,19 @@ func TestDeadLetterKeepsOriginalAndIsIdempotent(t *testing.T) {
 	assert.Equal(t, "12", m.Header.Get(HeaderDLQSeq))
 	assert.Equal(t, "hz.events.ct_entry", m.Header.Get(HeaderDLQSubject))
 	assert.Equal(t, "2026-01-02T03:04:05Z", m.Header.Get(HeaderDLQTime))
+
+	// Another stage giving up on the same original keeps a dead letter of its own, once.
+	other := dl
+	other.Stage = "lint"
+	require.NoError(t, p.DeadLetter(ctx, other))
+	require.NoError(t, p.DeadLetter(ctx, other))
+	info, err = s.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), info.State.Msgs)
+	m, err = s.GetMsg(ctx, info.State.LastSeq)
+	require.NoError(t, err)
+	assert.Equal(t, "hz.dlq.lint", m.Subject)
+	assert.Equal(t, "12", m.Header.Get(HeaderDLQSeq))
 }
 
 // Letters of different failures never share an id, whatever their original sequence; the same

@@ -64,6 +64,7 @@ type App struct {
 	authz  *authz.Source          // the rules with the inventory's authorizations; nil without the inventory
 	sinks  []*dispatch.Dispatcher // one per configured alert sink
 	expiry *scheduled             // nil unless --rules, the inventory and --expiry-scan-every
+	lint   *dispatch.Dispatcher   // the lint stage; nil unless --lint and the inventory
 
 	stopping atomic.Bool
 }
@@ -119,6 +120,11 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 			o.Rules, o.Outbox = a.authz, outbox
 		}
 		d.Handlers = ingest.New(a.store, o).Handlers()
+		if cfg.Lint.Enabled {
+			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, a.rules, outbox, d.Handlers, d.Log, d.Registry); err != nil {
+				return nil, fmt.Errorf("lint stage: %w", err)
+			}
+		}
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
 			scan := findings.ExpiryScan{Store: a.store, Rules: a.authz, Outbox: outbox, Log: d.Log.With("component", "expiry")}
 			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
@@ -226,6 +232,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.expiry != nil {
 		g.Go(func() error { return a.expiry.run(gctx) })
+	}
+	if a.lint != nil {
+		g.Go(func() error { return a.lint.Run(gctx) })
 	}
 	a.log.Info("worker started", "types", a.cfg.Types, "consumer", ConsumerName(a.cfg.Types), "admin", a.AdminURL())
 	err := g.Wait()

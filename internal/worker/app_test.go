@@ -129,6 +129,9 @@ func TestConfigValidation(t *testing.T) {
 		{name: "webhook not http", args: []string{"--alert-webhook-url", "ftp://x"}, env: map[string]string{"HZ_ALERT_WEBHOOK_SECRET": "s"}, wantErr: "--alert-webhook-url"},
 		{name: "slack URL not echoed", env: map[string]string{"HZ_ALERT_SLACK_URL": "hooks.slack.com/services/secret"}, wantErr: "HZ_ALERT_SLACK_URL: must be"},
 		{name: "negative expiry scan", args: []string{"--expiry-scan-every", "-1h"}, wantErr: "--expiry-scan-every"},
+		{name: "lint off from env", env: map[string]string{"HZ_LINT": "false", "HZ_LINT_CONCURRENCY": "3"}},
+		{name: "lint not a boolean", env: map[string]string{"HZ_LINT": "sometimes"}, wantErr: "HZ_LINT"},
+		{name: "negative lint concurrency", args: []string{"--lint-concurrency", "-1"}, wantErr: "--lint-concurrency"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

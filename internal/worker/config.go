@@ -33,6 +33,14 @@ type Config struct {
 	CertSync  CertSyncConfig
 	Alerts    AlertsConfig
 	Console   ConsoleConfig
+	Lint      LintConfig
+}
+
+// LintConfig is the lint stage: zlint on every certificate, beside the event writer (on by
+// default). Which lints run and which alert is the rules file's lints section.
+type LintConfig struct {
+	Enabled     bool
+	Concurrency int // batches linted at once in this replica; 0 = GOMAXPROCS
 }
 
 // CertSyncConfig is the scheduled certificate sync (off by default): every Every, one replica
@@ -82,6 +90,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: d.ShutdownGrace,
 		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
 		Console:         ConsoleConfig{SessionTTL: 12 * time.Hour, SilentAfter: 24 * time.Hour},
+		Lint:            LintConfig{Enabled: true},
 	}
 }
 
@@ -105,6 +114,12 @@ func Bind(s *config.Set, c *Config) {
 	s.Duration(&c.CertSync.Every, "cert-sync-every", "HZ_CERT_SYNC_EVERY", d.CertSync.Every, "compare the inventory with the Hardenize certificate API this often and store what is new or changed (revocations, ownership, effectiveNotAfter), e.g. 24h (0 = off); one replica at a time; needs --hardenize-org and the API credentials")
 	bindAlerts(s, &c.Alerts, d.Alerts)
 	bindConsole(s, &c.Console, d.Console)
+	bindLint(s, &c.Lint, d.Lint)
+}
+
+func bindLint(s *config.Set, l *LintConfig, d LintConfig) {
+	s.Bool(&l.Enabled, "lint", "HZ_LINT", d.Enabled, "lint every certificate once with zlint on a consumer of its own (hz-lint-<types>), beside the event writer; the rules file's lints section chooses the lints")
+	s.Int(&l.Concurrency, "lint-concurrency", "HZ_LINT_CONCURRENCY", d.Concurrency, "batches the lint stage lints at once in this replica (0 = one per CPU, GOMAXPROCS)")
 }
 
 func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
@@ -188,6 +203,9 @@ func (c Config) Validate() error {
 		case r.Credentials == "" && (r.User == "" || r.Password == ""):
 			bad("cert-sync-every", "needs Hardenize API credentials: HZ_API_USER and HZ_API_PASSWORD, or --hardenize-credentials FILE")
 		}
+	}
+	if c.Lint.Concurrency < 0 || c.Lint.Concurrency > 256 {
+		bad("lint-concurrency", "must be between 0 (one per CPU) and 256")
 	}
 	errs = append(errs, c.Alerts.validate()...)
 	errs = append(errs, c.Console.validate()...)

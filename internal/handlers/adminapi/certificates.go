@@ -53,6 +53,8 @@ func CertificateQuery(c echo.Context, now time.Time) (inventory.CertificateQuery
 		Finding:           p.oneOf("finding", FindingTypes()...),
 		Sort:              p.sort(inventory.CertificateSortKeys()),
 		Now:               now,
+		Lint:              p.lint("lint"),
+		LintStatus:        p.oneOf("lintStatus", inventory.LintStatuses()...),
 	}
 	q.Page, q.PageSize = p.paging()
 	return q, p.err

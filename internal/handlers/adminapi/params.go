@@ -10,6 +10,7 @@ import (
 	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/lint"
 )
 
 // Bounds of query parameters.
@@ -85,6 +86,16 @@ func (p *params) oneOf(name string, allowed ...string) string {
 	v := p.c.QueryParam(name)
 	if v != "" && !slices.Contains(allowed, v) {
 		p.fail(name, "must be one of "+strings.Join(allowed, ", "))
+		return ""
+	}
+	return v
+}
+
+// lint reads the name of one of zlint's certificate lints.
+func (p *params) lint(name string) string {
+	v := p.c.QueryParam(name)
+	if v != "" && lint.KnownLint(v) != nil {
+		p.fail(name, "unknown lint "+strconv.Quote(v)+": use a zlint lint name, e.g. e_rsa_mod_less_than_2048_bits")
 		return ""
 	}
 	return v

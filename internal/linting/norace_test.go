@@ -1,0 +1,5 @@
+//go:build !race
+
+package linting
+
+const raceEnabled = false
