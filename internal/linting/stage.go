@@ -16,6 +16,7 @@ import (
 	"github.com/hzhook/hzhook/internal/findings"
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/lint"
+	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
@@ -217,6 +218,12 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 			continue
 		}
 		run, fs := s.lint(ctx, lt.l, policy, sub)
+		if batch[i].Header.Get(queue.HeaderAlerts) == queue.AlertsOff {
+			// An import's history: its lint findings are recorded, like the writer's, and page no one.
+			for k := range fs {
+				fs[k].Suppressed = true
+			}
+		}
 		claimed[fp+"/"+it.sha] = true
 		runs, finds = append(runs, run), append(finds, fs...)
 		it.lints, linted[it.sha] = true, true // its repeats in this batch are skipped
