@@ -24,6 +24,7 @@ import (
 	"github.com/hzhook/hzhook/internal/handlers/adminapi"
 	"github.com/hzhook/hzhook/internal/ingest"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/linting"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
@@ -121,7 +122,11 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		}
 		d.Handlers = ingest.New(a.store, o).Handlers()
 		if cfg.Lint.Enabled {
-			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, a.rules, outbox, d.Handlers, d.Log, d.Registry); err != nil {
+			var policy linting.PolicySource // nil without a rules file (not a nil *authz.Source)
+			if a.rules != nil {
+				policy = a.authz
+			}
+			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, policy, outbox, d.Handlers, d.Log, d.Registry); err != nil {
 				return nil, fmt.Errorf("lint stage: %w", err)
 			}
 		}

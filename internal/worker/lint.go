@@ -15,7 +15,6 @@ import (
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/linting"
 	"github.com/hzhook/hzhook/internal/queue"
-	"github.com/hzhook/hzhook/internal/rules"
 )
 
 // StageLint is the dead-letter stage of the lint stage: its dead letters are hz.dlq.lint.
@@ -35,9 +34,11 @@ func LintConsumerName(types []string) string {
 // newLintStage sets up the lint stage of the group: its dispatcher on the group's subjects with
 // the worker's retry settings and --lint-concurrency batches, dead letters to stage "lint". It
 // returns writer, the event writer's handlers, wrapped so that the stage gives way to them.
-// policy and outbox are nil without --rules. Without a type that carries a certificate there is
-// nothing to lint: no stage, writer unchanged.
-func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy *rules.Store, outbox *findings.Outbox,
+// policy is the event writer's (the rules file's with the authorizations stored in the inventory,
+// so that an authorization made in the console stops lintError findings too); policy and outbox
+// are nil without --rules. Without a type that carries a certificate there is nothing to lint: no
+// stage, writer unchanged.
+func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy linting.PolicySource, outbox *findings.Outbox,
 	writer map[string]dispatch.Handler, log *slog.Logger, reg prometheus.Registerer) (map[string]dispatch.Handler, *dispatch.Dispatcher, error) {
 	if !slices.Contains(cfg.Types, events.TypeCTEntry) && !slices.Contains(cfg.Types, events.TypeCertNew) {
 		return writer, nil, nil
