@@ -25,6 +25,7 @@ type Inventory interface {
 	Certificates(ctx context.Context, sha256s []string) (map[string]inventory.Certificate, error)
 	Feeds(ctx context.Context, types, sources []string) ([]inventory.FeedStat, error)
 	FindingCounts(ctx context.Context, since time.Time) ([]inventory.Count, error)
+	SuppressedFindings(ctx context.Context, since time.Time) (int, error)
 	ExpiringCounts(ctx context.Context, now time.Time) ([]inventory.ExpiringCount, error)
 	IssuancesPerDay(ctx context.Context, now time.Time, days int) ([]inventory.DayCount, error)
 	CountCertificates(ctx context.Context) (int, error)

@@ -32,6 +32,7 @@ type overviewData struct {
 	DeadLetters  int
 	Findings     []barRow
 	FindingTotal int
+	Suppressed   int // of FindingTotal, recorded without an alert (an import's history)
 	Expiring     []inventory.ExpiringCount
 	Certificates int
 	PerDay       dayChart
@@ -94,7 +95,8 @@ func (con *Console) overviewParts() []overviewPart {
 			for _, c := range cs {
 				d.FindingTotal += c.Count
 			}
-			return nil
+			d.Suppressed, err = inv.SuppressedFindings(ctx, now.Add(-findingsWindow))
+			return err
 		}},
 		{"expiring", func(ctx context.Context, now time.Time, d *overviewData) error {
 			e, err := inv.ExpiringCounts(ctx, now)
