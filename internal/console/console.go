@@ -29,6 +29,7 @@ type Inventory interface {
 	ExpiringCounts(ctx context.Context, now time.Time) ([]inventory.ExpiringCount, error)
 	IssuancesPerDay(ctx context.Context, now time.Time, days int) ([]inventory.DayCount, error)
 	CountCertificates(ctx context.Context) (int, error)
+	CertSyncRuns(ctx context.Context, limit int) ([]inventory.CertSyncRun, error)
 }
 
 // DLQ is what the dead-letter pages need (*dlq.Store): the admin API's operations and the counts
@@ -76,8 +77,12 @@ type Options struct {
 	Types []string
 	// Findings is false when the worker has no rules file (no findings are made).
 	Findings bool
-	Log      *slog.Logger
-	Now      func() time.Time
+	// CertSyncEvery is the worker's --cert-sync-every (0: this worker does not sync certificates
+	// with the Hardenize API; another replica may).
+	CertSyncEvery time.Duration
+
+	Log *slog.Logger
+	Now func() time.Time
 }
 
 // Console serves the pages under /ui/.

@@ -91,6 +91,10 @@ func trustProxy(p string) harnessOption {
 	return func(c *harnessConfig) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(p)} }
 }
 
+func certSyncEvery(d time.Duration) harnessOption {
+	return func(c *harnessConfig) { c.CertSyncEvery = d }
+}
+
 type fixedLag struct{}
 
 func (fixedLag) ConsumerLag(context.Context) ([]console.Lag, error) {

@@ -36,6 +36,7 @@ type overviewData struct {
 	Expiring     []inventory.ExpiringCount
 	Certificates int
 	PerDay       dayChart
+	Sync         syncCard
 
 	FindingsOn  bool
 	SilentAfter time.Duration
@@ -107,6 +108,14 @@ func (con *Console) overviewParts() []overviewPart {
 			n, err := inv.CountCertificates(ctx)
 			d.Certificates = n
 			return err
+		}},
+		{"certSync", func(ctx context.Context, now time.Time, d *overviewData) error {
+			runs, err := inv.CertSyncRuns(ctx, syncRunsRead)
+			if err != nil {
+				return err
+			}
+			d.Sync = newSyncCard(runs, con.opts.CertSyncEvery, now)
+			return nil
 		}},
 		{"perDay", func(ctx context.Context, now time.Time, d *overviewData) error {
 			days, err := inv.IssuancesPerDay(ctx, now, overviewDays)
