@@ -260,13 +260,19 @@ type errorData struct {
 	Message string
 }
 
-// dlqError maps the dead-letter store's errors as the API does.
+// dlqError maps the dead-letter store's errors as the API does (a redrive's refusals are shown
+// as a problem on the letter's page before they get here: see redriveRefused).
 func dlqError(err error) error {
+	var rej *dlq.RejectedError
 	switch {
 	case errors.Is(err, dlq.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	case errors.Is(err, dlq.ErrNoFilter):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.As(err, &rej), errors.Is(err, dlq.ErrNotVerifiable):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, dlq.ErrVerifierUnavailable):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}
 	return err
 }

@@ -48,9 +48,11 @@ type harness struct {
 	nextID int64
 }
 
-// harnessConfig is what a harnessOption may change: the console's options.
+// harnessConfig is what a harnessOption may change: the console's options and the dead-letter
+// store's Reverifier (none by default: a rejected letter cannot be redriven).
 type harnessConfig struct {
 	console.Options
+	reverifier dlq.Reverifier
 }
 
 type harnessOption func(*harnessConfig)
@@ -69,7 +71,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	h := &harness{t: t, store: store, conn: conn, dlq: dlq.New(conn.JS, dlq.Options{}),
+	h := &harness{t: t, store: store, conn: conn, dlq: dlq.New(conn.JS, dlq.Options{Reverifier: cfg.reverifier}),
 		now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
 	h.auth = authz.New(rules.NewStatic(policy), store, testenv.DiscardLog(), func() time.Time { return h.now })
 	h.writer = ingest.New(store, ingest.Options{Rules: h.auth, Now: func() time.Time { return h.now }})
@@ -93,6 +95,10 @@ func trustProxy(p string) harnessOption {
 
 func certSyncEvery(d time.Duration) harnessOption {
 	return func(c *harnessConfig) { c.CertSyncEvery = d }
+}
+
+func reverifyWith(r dlq.Reverifier) harnessOption {
+	return func(c *harnessConfig) { c.reverifier = r }
 }
 
 type fixedLag struct{}
