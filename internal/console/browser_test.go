@@ -23,6 +23,8 @@ import (
 
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/lint/corpus"
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/testenv"
 	"github.com/hzhook/hzhook/internal/worker"
@@ -101,6 +103,7 @@ type pipeline struct {
 	sink  *alertSink
 	ids   int
 	admin string
+	db    string // the worker's inventory
 }
 
 func startPipeline(t *testing.T) *pipeline {
@@ -111,7 +114,7 @@ func startPipeline(t *testing.T) *pipeline {
 	t.Cleanup(hook.Close)
 	dir := t.TempDir()
 	rulesFile := filepath.Join(dir, "rules.yaml")
-	require.NoError(t, os.WriteFile(rulesFile, []byte("watch:\n  - name: .example.com\n    issuers: [{sha256: ["+strings.Repeat("ab", 32)+"]}]\n"), 0o600))
+	require.NoError(t, os.WriteFile(rulesFile, []byte("watch:\n  - name: .example.com\n    issuers: [{sha256: ["+strings.Repeat("ab", 32)+"]}]\n  - gov.us\n"), 0o600))
 	cfg := worker.DefaultConfig()
 	cfg.NATSURL, cfg.DB, cfg.AdminListen, cfg.AdminToken = srv.URL(), "sqlite://"+filepath.Join(dir, "hzhook.db"), "127.0.0.1:0", token
 	cfg.MaxDeliver, cfg.Backoff, cfg.Concurrency = 3, []time.Duration{100 * time.Millisecond}, 2
@@ -122,16 +125,41 @@ func startPipeline(t *testing.T) *pipeline {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	return &pipeline{t: t, app: app, conn: conn, sink: sink, admin: app.AdminURL()}
+	return &pipeline{t: t, app: app, conn: conn, sink: sink, admin: app.AdminURL(), db: cfg.DB}
 }
 
 // publish stores a webhook delivery of body in HZ_EVENTS, as the receiver does.
 func (p *pipeline) publish(typ string, body []byte) {
 	p.t.Helper()
+	p.publishFrom(queue.SourceWebhook, typ, body, nil)
+}
+
+// publishFrom stores an event received from source in HZ_EVENTS with the extra headers hdr.
+func (p *pipeline) publishFrom(source, typ string, body []byte, hdr map[string]string) {
+	p.t.Helper()
 	p.ids++
-	ev := queue.StoredEvent{Org: "demo", HookID: "hook", EventID: "b" + strconv.Itoa(p.ids), Type: typ, Source: queue.SourceWebhook, ReceivedAt: time.Now(), Body: body}
-	_, err := queue.NewPublisher(p.conn.JS).Publish(context.Background(), ev.Msg(), ev.MsgID())
+	ev := queue.StoredEvent{Org: "demo", HookID: "hook", EventID: "b" + strconv.Itoa(p.ids), Type: typ, Source: source, ReceivedAt: time.Now(), Body: body}
+	msg := ev.Msg()
+	for k, v := range hdr {
+		msg.Header.Set(k, v)
+	}
+	_, err := queue.NewPublisher(p.conn.JS).Publish(context.Background(), msg, ev.MsgID())
 	require.NoError(p.t, err)
+}
+
+// store opens the worker's inventory beside it, as another replica would.
+func (p *pipeline) store() *inventory.Store {
+	p.t.Helper()
+	s, err := inventory.Open(context.Background(), p.db, testenv.DiscardLog())
+	require.NoError(p.t, err)
+	p.t.Cleanup(s.Close)
+	return s
+}
+
+// linted reports whether the lint stage stored its results for sha.
+func (p *pipeline) linted(sha string) bool {
+	var d inventory.CertificateDetail
+	return p.api("/api/v1/certificates/"+sha, &d) == http.StatusOK && d.Lints != nil
 }
 
 // issue publishes the CT entries of an issuance's precertificate and certificate.
@@ -162,9 +190,14 @@ func (p *pipeline) stored(sha string) bool {
 	return p.api("/api/v1/certificates/"+sha, nil) == http.StatusOK
 }
 
-func (p *pipeline) findings(sha string) int {
+// findings counts the findings of the issuance of sha, of type typ or (none) all.
+func (p *pipeline) findings(sha string, typ ...string) int {
 	var l struct{ Total int }
-	if p.api("/api/v1/findings?sha256="+sha, &l) != http.StatusOK {
+	path := "/api/v1/findings?sha256=" + sha
+	if len(typ) > 0 {
+		path += "&type=" + typ[0]
+	}
+	if p.api(path, &l) != http.StatusOK {
 		return -1
 	}
 	return l.Total
@@ -206,10 +239,12 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-// The console in a real browser over a real worker: log in, filter certificates by host, open a
-// certificate and its twin, authorize a key for its names and see the alert of its renewal
-// suppressed, redrive a dead letter and see it processed, log out. A certificate whose subject
-// and names are script and markup renders as text and runs nothing.
+// The console in a real browser over a real worker: log in, see the certificate sync failing on
+// the overview, filter certificates by host, open a certificate and its twin, read what zlint
+// found on a real certificate it flags, tell an imported finding (no alert) from the others,
+// authorize a key for its names and see the alert of its renewal suppressed, redrive a dead
+// letter and see it processed, see the redrive of a rejected one refused, log out. A certificate
+// whose subject and names are script and markup renders as text and runs nothing, on every page.
 func TestConsoleInABrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	p := startPipeline(t)
@@ -226,6 +261,29 @@ func TestConsoleInABrowser(t *testing.T) {
 	for _, is := range []issuance{www, api, other, hostile} {
 		eventually(t, func() bool { return p.stored(is.sha) && p.stored(is.preSHA) && p.sink.alerted(is.tbs) }, "issuance stored and alerted")
 	}
+
+	// The certificate sync, as the worker records it: a failure after a day of successes.
+	store := p.store()
+	for _, r := range []inventory.CertSyncRun{
+		{Org: "demo", StartedAt: now.Add(-26 * time.Hour), FinishedAt: now.Add(-26*time.Hour + 3*time.Minute), Outcome: inventory.CertSyncOK,
+			Certificates: 9870, New: 9870},
+		{Org: "demo", StartedAt: now.Add(-2 * time.Hour), FinishedAt: now.Add(-2*time.Hour + 4*time.Second), Outcome: inventory.CertSyncFailed,
+			Certificates: 250, New: 3, Changed: 1, Error: `list certificates: page 2 of 40: 401 Unauthorized: <h1>Invalid credentials</h1><img src=x onerror="window.__xss=4">`},
+	} {
+		require.NoError(t, store.RecordCertSyncRun(context.Background(), r))
+	}
+
+	// A real certificate zlint flags (a URI in its subjectAltName), from zlint's own testdata.
+	flagged := lintCert(t, "SANURIBeginning.pem")
+	p.publish(events.TypeCertNew, must(corpus.CertNewBody(flagged, 1)))
+	// An issuance imported with hzctl certs import (no --alerts): its finding is history.
+	imported := newIssuance(t, "legacy.example.com", []string{"legacy.example.com"}, now.Add(-30*24*time.Hour), now.AddDate(0, 0, 40))
+	p.publishFrom(queue.SourceImport, events.TypeCTEntry, imported.ctEntry(t, 7001, false, 7001, now.Add(-2*time.Hour)),
+		map[string]string{queue.HeaderAlerts: queue.AlertsOff})
+	eventually(t, func() bool {
+		return p.stored(imported.sha) && p.findings(imported.sha, "unexpectedIssuer") == 1 && p.findings(imported.sha, "lintError") == 1
+	}, "the import stored with its findings, the writer's and the lint stage's")
+	eventually(t, func() bool { return p.stored(flagged.SHA256) && p.findings(flagged.SHA256, "lintError") == 1 }, "the flagged certificate linted")
 
 	// Every page is checked for script that should not be there: none is served, and none may
 	// come from a certificate. A dialog would mean a payload ran.
@@ -252,13 +310,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("token"), token)))
 	require.NoError(t, load(ctx, chromedp.Click(chromedp.ID("login"))))
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("certificates"))))
-	assert.Contains(t, text(t, ctx, "#results h2"), "8 certificates")
+	assert.Contains(t, text(t, ctx, "#results h2"), "10 certificates")
 	noScriptRan("the certificate list")
 
-	// The overview.
+	// The overview: the sync failed, and says why, as text.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/"), chromedp.WaitVisible(chromedp.ID("overview"))))
 	assert.Contains(t, text(t, ctx, "#feeds"), "receiving")
 	assert.Contains(t, text(t, ctx, "#lag"), worker.ConsumerName(worker.DefaultConfig().Types))
+	assert.Contains(t, text(t, ctx, "#lag"), worker.LintConsumerName(worker.DefaultConfig().Types), "the lint stage's backlog too")
+	assert.Contains(t, text(t, ctx, "#sync-status"), "failing")
+	assert.Contains(t, text(t, ctx, "#sync-status"), "The last run failed, 1 hour ago; last success 25 hours ago.")
+	assert.Contains(t, text(t, ctx, "#sync-error"), `401 Unauthorized: <h1>Invalid credentials</h1><img src=x onerror="window.__xss=4">`)
+	assert.False(t, must(chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#sync-error h1, #sync-error img") !== null`))), "the error is text")
+	assert.Contains(t, text(t, ctx, "#findings-total"), "2 of them suppressed (import)")
+	noScriptRan("the overview")
 	shot(t, ctx, "overview")
 
 	// Filter by host: the wildcard-aware filter of the API, in a URL to share.
@@ -289,11 +354,32 @@ func TestConsoleInABrowser(t *testing.T) {
 	assert.Contains(t, text(t, ctx, "#cert-names"), `"><img src=x onerror="alert(2);window.__xss=2">`)
 	assert.Contains(t, text(t, ctx, "#cert-names"), `<script>alert(3)</script>`)
 	noScriptRan("the hostile certificate's page")
-	for _, path := range []string{"/ui/certificates?q=xss", "/ui/report", "/ui/", "/ui/findings"} {
+	for _, path := range []string{"/ui/certificates?q=xss", "/ui/report", "/ui/", "/ui/certificates?lintStatus=error",
+		"/ui/certificates/" + flagged.SHA256, "/ui/dlq", "/ui/findings"} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+path), chromedp.WaitReady(chromedp.CSS("main"))))
 		noScriptRan(path)
 	}
 	assert.Contains(t, text(t, ctx, "#findings"), "<script>alert(1);window.__xss=1</script>")
+
+	// What zlint found on the flagged certificate: its page says it at the top and in its Lints
+	// section, and the lint that alerted is the lintError finding's.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/certificates/"+flagged.SHA256+"#lints"), chromedp.WaitVisible(chromedp.ID("lint-results"))))
+	assert.Contains(t, text(t, ctx, "#lint-badge"), "zlint: ")
+	assert.Contains(t, text(t, ctx, "#lint-summary"), "error")
+	assert.Contains(t, text(t, ctx, "#lint-summary"), "passed")
+	assert.Regexp(t, `linted with zlint (v\d+\.\d+\.\d+|\(version unknown\)) `, text(t, ctx, "#lint-summary"), "a test binary has no module versions")
+	assert.Contains(t, text(t, ctx, "#lint-results"), lintURI+" lintError")
+	assert.Contains(t, text(t, ctx, "#cert-findings"), "lintError")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/certificates/"+flagged.SHA256+"#findings"), chromedp.WaitVisible(chromedp.ID("lint-results"))))
+	shot(t, ctx, "certificate-lints")
+	require.NoError(t, load(ctx, chromedp.Click(chromedp.CSS(`#lint-results a.lint[href="/ui/certificates?lint=`+lintURI+`"]`))))
+	assert.Contains(t, text(t, ctx, "#results h2"), "1 certificate", "the lint's link lists every certificate with it")
+	assert.Equal(t, lintURI, must(chromedp.Run(ctx, chromedp.Value(chromedp.ID("f-lint")))))
+
+	// The imported finding is marked: no alert went out for it, and none did.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/findings"), chromedp.WaitVisible(chromedp.ID("findings"))))
+	assert.Contains(t, text(t, ctx, `tr[data-sha256="`+imported.sha+`"]`), "suppressed (import)")
+	assert.NotContains(t, text(t, ctx, `tr[data-sha256="`+imported.sha+`"]`), "alerted")
 
 	// Authorize api.example.com's key for its name: its finding is authorized by the console,
 	// and the renewal on the same key makes no finding and no alert, while a new key alerts.
@@ -337,6 +423,23 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/certificates?host=lost.example.com"), chromedp.WaitVisible(chromedp.ID("certificates"))))
 	assert.Contains(t, text(t, ctx, "#results h2"), "1 certificate")
 
+	// A Pub/Sub message refused at intake: its redrive goes through the receiver's verification,
+	// and with no receiver running the console says so on the letter's page, which stays.
+	refused := lost.ctEntry(t, 9002, false, 9002, now)
+	require.NoError(t, queue.NewPublisher(p.conn.JS).DeadLetter(context.Background(), queue.DeadLetter{Stage: "pubsub",
+		Subject: queue.Subject(events.TypeCTEntry), Header: msg.Header, Data: refused, Class: queue.ClassRejected, Reason: "bad_signature",
+		Err: errString("verify signature: signature mismatch"), Attempts: 1, Time: now}))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/dlq?class=rejected"), chromedp.WaitVisible(chromedp.ID("letters"))))
+	require.NoError(t, load(ctx, chromedp.Click(chromedp.CSS("#letters tbody a"))))
+	require.NoError(t, load(ctx, chromedp.Click(chromedp.ID("redrive"))))
+	assert.Contains(t, text(t, ctx, "#confirm-message"), "the receiver verifies it again")
+	require.NoError(t, load(ctx, chromedp.Click(chromedp.ID("confirm"))))
+	assert.Contains(t, text(t, ctx, ".flash.problem"), "Not redriven: ")
+	assert.Contains(t, text(t, ctx, ".flash.problem"), "the receiver's verification is not available now")
+	assert.Contains(t, text(t, ctx, "#letter-error"), "signature mismatch", "still the letter's page: it stays")
+	noScriptRan("the refused redrive")
+	shot(t, ctx, "redrive-refused")
+
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/report"), chromedp.WaitVisible(chromedp.ID("report"))))
 	shot(t, ctx, "report")
 
@@ -344,11 +447,25 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.NoError(t, load(ctx, chromedp.Click(chromedp.ID("logout"))))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.admin+"/ui/"), chromedp.WaitVisible(chromedp.ID("token"))))
 
+	assert.False(t, p.sink.alerted(imported.tbs), "the imported finding alerted no one")
+
 	select {
 	case m := <-dialogs:
 		t.Fatalf("a dialog opened: %q", m)
 	default:
 	}
+}
+
+// lintCert is the corpus certificate name: one of zlint's own test certificates.
+func lintCert(t *testing.T, name string) corpus.Cert {
+	t.Helper()
+	for _, c := range corpus.Certs(t) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no %s in zlint's testdata", name)
+	return corpus.Cert{}
 }
 
 func must[T any](v T, err error) T {

@@ -33,6 +33,7 @@ var certificateSections = []certSection{
 	{"twins", "Precertificate and certificate", "cert-twins"},
 	{"ct", "CT log entries", "cert-ct"},
 	{"findings", "Findings", "cert-findings"},
+	{"lints", "Lints (zlint)", "cert-lints"},
 	{"pem", "PEM", "cert-pem"},
 }
 
@@ -41,6 +42,7 @@ type certificateData struct {
 	Payload  events.Certificate
 	PEM      string
 	Findings []inventory.Finding
+	Lints    lintsView
 	Now      time.Time
 	Sections []renderedSection
 }
@@ -82,6 +84,7 @@ func (con *Console) certificate(c echo.Context) error {
 		return err
 	}
 	data.Findings = fs.Items
+	data.Lints = newLintsView(data.Cert.Lints, fs.Items)
 	t := con.views.pages["certificate"]
 	for _, s := range certificateSections {
 		var buf bytes.Buffer

@@ -14,15 +14,16 @@ import (
 
 // certificateParams are the query parameters of GET /api/v1/certificates, in the order the filter
 // form shows them; the console accepts exactly these.
-var certificateParams = []string{"q", "host", "issuer", "precert", "ownership", "expiresWithinDays", "finding", "sort", "page", "pageSize"}
+var certificateParams = []string{"q", "host", "issuer", "precert", "ownership", "expiresWithinDays", "finding", "lint", "lintStatus", "sort", "page", "pageSize"}
 
 type certificatesData struct {
-	Query      url.Values
-	List       apiwire.List[inventory.Certificate]
-	SortKeys   []string
-	Findings   []string
-	Ownerships []string
-	Sort       string
+	Query        url.Values
+	List         apiwire.List[inventory.Certificate]
+	SortKeys     []string
+	Findings     []string
+	LintStatuses []string
+	Ownerships   []string
+	Sort         string
 }
 
 // certificates lists the certificates of the same filters, sort and paging as the API; the URL
@@ -42,7 +43,7 @@ func (con *Console) certificates(c echo.Context) error {
 	}
 	data := certificatesData{
 		Query: c.QueryParams(), List: list(page, q.Page, q.PageSize), SortKeys: inventory.CertificateSortKeys(),
-		Findings: adminapi.FindingTypes(), Sort: c.QueryParam("sort"),
+		Findings: adminapi.FindingTypes(), LintStatuses: inventory.LintStatuses(), Sort: c.QueryParam("sort"),
 		Ownerships: []string{inventory.OwnershipOwn, inventory.OwnershipThirdParty, inventory.OwnershipUnknown},
 	}
 	return con.render(c, http.StatusOK, "certificates", "Certificates", "certificates", data)

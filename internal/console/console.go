@@ -25,9 +25,11 @@ type Inventory interface {
 	Certificates(ctx context.Context, sha256s []string) (map[string]inventory.Certificate, error)
 	Feeds(ctx context.Context, types, sources []string) ([]inventory.FeedStat, error)
 	FindingCounts(ctx context.Context, since time.Time) ([]inventory.Count, error)
+	SuppressedFindings(ctx context.Context, since time.Time) (int, error)
 	ExpiringCounts(ctx context.Context, now time.Time) ([]inventory.ExpiringCount, error)
 	IssuancesPerDay(ctx context.Context, now time.Time, days int) ([]inventory.DayCount, error)
 	CountCertificates(ctx context.Context) (int, error)
+	CertSyncRuns(ctx context.Context, limit int) ([]inventory.CertSyncRun, error)
 }
 
 // DLQ is what the dead-letter pages need (*dlq.Store): the admin API's operations and the counts
@@ -75,8 +77,12 @@ type Options struct {
 	Types []string
 	// Findings is false when the worker has no rules file (no findings are made).
 	Findings bool
-	Log      *slog.Logger
-	Now      func() time.Time
+	// CertSyncEvery is the worker's --cert-sync-every (0: this worker does not sync certificates
+	// with the Hardenize API; another replica may).
+	CertSyncEvery time.Duration
+
+	Log *slog.Logger
+	Now func() time.Time
 }
 
 // Console serves the pages under /ui/.
@@ -254,13 +260,19 @@ type errorData struct {
 	Message string
 }
 
-// dlqError maps the dead-letter store's errors as the API does.
+// dlqError maps the dead-letter store's errors as the API does (a redrive's refusals are shown
+// as a problem on the letter's page before they get here: see redriveRefused).
 func dlqError(err error) error {
+	var rej *dlq.RejectedError
 	switch {
 	case errors.Is(err, dlq.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	case errors.Is(err, dlq.ErrNoFilter):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.As(err, &rej), errors.Is(err, dlq.ErrNotVerifiable):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, dlq.ErrVerifierUnavailable):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}
 	return err
 }

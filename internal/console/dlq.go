@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/hzhook/hzhook/internal/apiwire"
 	"github.com/hzhook/hzhook/internal/dlq"
 	"github.com/hzhook/hzhook/internal/handlers/adminapi"
+	"github.com/hzhook/hzhook/internal/queue"
 )
 
 // maxBodyShown is how much of a dead letter's body its page shows; the rest is in the download.
@@ -196,10 +198,16 @@ func (con *Console) dlqBulk(a dlqAction) func(echo.Context) error {
 			return dlqError(err)
 		}
 		msg := fmt.Sprintf("%s of %s %s.", strconv.Itoa(b.Done), plural(b.Matched, "dead letter"), a.done)
-		if len(b.Failed) > 0 {
-			msg += fmt.Sprintf(" %d failed, the first: dead letter %d: %s", len(b.Failed), b.Failed[0].Seq, b.Failed[0].Error)
+		if verified := countVerified(b.Redriven); verified > 0 {
+			msg += fmt.Sprintf(" %d of them passed the receiver's verification again and went to the event stream.", verified)
 		}
 		con.log.InfoContext(c.Request().Context(), "console dead letters "+a.done, "filter", filterText(f), "matched", b.Matched, "done", b.Done, "failed", len(b.Failed))
+		if len(b.Failed) > 0 {
+			// The first failure's text is the store's own (BulkError), e.g. a rejected letter that
+			// still fails verification: the letters stay, so this is a problem, not a confirmation.
+			msg += fmt.Sprintf(" %d failed and stay dead letters; the first: %s", len(b.Failed), b.Failed[0].Error)
+			return con.redirectWithProblem(c, "/ui/dlq"+without(filterQuery(f)), msg)
+		}
 		return con.redirectWithFlash(c, "/ui/dlq", msg)
 	}
 }
@@ -212,7 +220,12 @@ func (con *Console) dlqConfirmOne(a dlqAction) func(echo.Context) error {
 			return err
 		}
 		msg := fmt.Sprintf("%s 1 dead letter: %d (%s, %s)?", a.verb, l.Seq, l.Class, l.Reason)
-		if a == dlqRedrive {
+		switch {
+		case a == dlqRedrive && l.Class == queue.ClassRejected:
+			msg += " It was refused at intake and never verified: the receiver verifies it again (with today's secrets) and stores it only if it passes; otherwise it stays a dead letter."
+		case a == dlqRedrive && l.Consumer != "":
+			msg += " It goes back to " + l.Consumer + " alone (" + l.Subject + ")."
+		case a == dlqRedrive:
 			msg += " It goes back to " + l.Subject + "."
 		}
 		data := confirmData{
@@ -234,10 +247,14 @@ func (con *Console) dlqOne(a dlqAction) func(echo.Context) error {
 		var msg string
 		if a == dlqRedrive {
 			r, err := con.d.DLQ.Redrive(ctx, seq)
+			if refusal, ok := redriveRefused(err); ok {
+				con.log.InfoContext(ctx, "console dead letter not redriven", "seq", seq, "err", err)
+				return con.redirectWithProblem(c, fmt.Sprintf("/ui/dlq/%d", seq), refusal)
+			}
 			if err != nil {
 				return dlqError(err)
 			}
-			msg = fmt.Sprintf("Dead letter %d redriven to %s (stream sequence %d).", seq, r.Subject, r.StreamSeq)
+			msg = redrivenText(r)
 		} else {
 			if err := con.d.DLQ.Purge(ctx, seq); err != nil {
 				return dlqError(err)
@@ -247,4 +264,42 @@ func (con *Console) dlqOne(a dlqAction) func(echo.Context) error {
 		con.log.InfoContext(ctx, "console dead letter "+a.done, "seq", seq)
 		return con.redirectWithFlash(c, "/ui/dlq", msg)
 	}
+}
+
+// redriveRefused says why a redrive did not happen when the reason is one to show, not a failure
+// of the console: a letter refused at intake that still fails the receiver's verification (the
+// API's 409), one that no receiver can verify (409), or no receiver answering now (503). The
+// letter stays.
+func redriveRefused(err error) (string, bool) {
+	var rej *dlq.RejectedError
+	switch {
+	case errors.As(err, &rej):
+		return fmt.Sprintf("Not redriven: dead letter %d still fails the receiver's verification (%s). It stays a dead letter: fix the cause (a secret rotated away?) and redrive it again, or purge it.", rej.Seq, rej.Reason), true
+	case errors.Is(err, dlq.ErrNotVerifiable):
+		return "Not redriven: " + err.Error() + ". It stays a dead letter.", true
+	case errors.Is(err, dlq.ErrVerifierUnavailable):
+		return "Not redriven: " + err.Error() + " It stays a dead letter: try again when a receiver is running.", true
+	}
+	return "", false
+}
+
+// redrivenText confirms one redrive: where the letter went, or that the receiver verified it.
+func redrivenText(r apiwire.DLQRedriven) string {
+	switch {
+	case r.Outcome == apiwire.RedriveOutcomeVerified && r.Duplicate:
+		return fmt.Sprintf("Dead letter %d passed the receiver's verification; the event was already stored, so the letter is gone and nothing is processed twice.", r.Seq)
+	case r.Outcome == apiwire.RedriveOutcomeVerified:
+		return fmt.Sprintf("Dead letter %d passed the receiver's verification and was stored in the event stream.", r.Seq)
+	}
+	return fmt.Sprintf("Dead letter %d redriven to %s (stream sequence %d).", r.Seq, r.Subject, r.StreamSeq)
+}
+
+func countVerified(rs []apiwire.DLQRedriven) int {
+	n := 0
+	for _, r := range rs {
+		if r.Outcome == apiwire.RedriveOutcomeVerified {
+			n++
+		}
+	}
+	return n
 }

@@ -1,7 +1,8 @@
 // Package console is hzhook's web console, served by the worker on its admin listener under /ui/:
-// the overview (feed health, consumer lag, dead letters, findings, expiry, issuances per day),
-// the certificates with every filter of the API and their exports, one certificate's page, the
-// findings with their authorization, the dead letters with redrive and purge, and the report.
+// the overview (feed health, the certificate sync, consumer lag, dead letters, findings, expiry,
+// issuances per day), the certificates with every filter of the API and their exports, one
+// certificate's page with what zlint found on it, the findings with their authorization (and
+// whether their alert went out), the dead letters with redrive and purge, and the report.
 //
 // It renders with html/template (every value escaped) from templates and a stylesheet embedded in
 // the binary; it ships no JavaScript and needs none: every page is a plain form or link, so it

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -47,7 +48,14 @@ type harness struct {
 	nextID int64
 }
 
-type harnessOption func(*console.Options)
+// harnessConfig is what a harnessOption may change: the console's options and the dead-letter
+// store's Reverifier (none by default: a rejected letter cannot be redriven).
+type harnessConfig struct {
+	console.Options
+	reverifier dlq.Reverifier
+}
+
+type harnessOption func(*harnessConfig)
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
@@ -58,7 +66,13 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	conn, _ := testenv.JetStream(t)
 	policy, err := rules.Parse([]byte("watch:\n  - name: .example.com\n    issuers: [{sha256: [" + strings.Repeat("ab", 32) + "]}]\n"))
 	require.NoError(t, err)
-	h := &harness{t: t, store: store, conn: conn, dlq: dlq.New(conn.JS, dlq.Options{}), now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	cfg := harnessConfig{Options: console.Options{Token: token, Types: []string{events.TypeCTEntry, events.TypeCertNew}, Findings: true,
+		Log: testenv.DiscardLog()}}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	h := &harness{t: t, store: store, conn: conn, dlq: dlq.New(conn.JS, dlq.Options{Reverifier: cfg.reverifier}),
+		now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
 	h.auth = authz.New(rules.NewStatic(policy), store, testenv.DiscardLog(), func() time.Time { return h.now })
 	h.writer = ingest.New(store, ingest.Options{Rules: h.auth, Now: func() time.Time { return h.now }})
 
@@ -66,11 +80,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	api := e.Group("/api/v1", handlers.BearerToken(token))
 	adminapi.RegisterInventory(api, store, func() time.Time { return h.now })
 	adminapi.RegisterDLQ(api, h.dlq)
-	o := console.Options{Token: token, Types: []string{events.TypeCTEntry, events.TypeCertNew}, Findings: true,
-		Now: func() time.Time { return h.now }, Log: testenv.DiscardLog()}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := cfg.Options
+	o.Now = func() time.Time { return h.now }
 	_, err = console.Register(e, console.Deps{Inventory: store, DLQ: h.dlq, Authorizer: h.auth, Consumers: fixedLag{}}, o)
 	require.NoError(t, err)
 	h.srv = httptest.NewServer(e)
@@ -79,7 +90,15 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 }
 
 func trustProxy(p string) harnessOption {
-	return func(o *console.Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(p)} }
+	return func(c *harnessConfig) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(p)} }
+}
+
+func certSyncEvery(d time.Duration) harnessOption {
+	return func(c *harnessConfig) { c.CertSyncEvery = d }
+}
+
+func reverifyWith(r dlq.Reverifier) harnessOption {
+	return func(c *harnessConfig) { c.reverifier = r }
 }
 
 type fixedLag struct{}
@@ -91,12 +110,19 @@ func (fixedLag) ConsumerLag(context.Context) ([]console.Lag, error) {
 // ingest stores event bodies through the inventory's handlers, as the worker would.
 func (h *harness) ingest(bodies ...[]byte) {
 	h.t.Helper()
+	h.ingestFrom(queue.SourceWebhook, nil, bodies...)
+}
+
+// ingestFrom stores event bodies received from source with the stored headers hdr.
+func (h *harness) ingestFrom(source string, hdr nats.Header, bodies ...[]byte) {
+	h.t.Helper()
 	hs := h.writer.Handlers()
 	for _, b := range bodies {
 		ev, err := events.ParseEnvelope(b)
 		require.NoError(h.t, err)
 		h.nextID++
-		m := dispatch.Message{Data: b, Event: ev, Org: "demo", HookID: "hook", Source: queue.SourceWebhook, ReceivedAt: h.now.Add(-time.Duration(h.nextID) * time.Minute)}
+		m := dispatch.Message{Data: b, Event: ev, Org: "demo", HookID: "hook", Source: source, Header: hdr,
+			ReceivedAt: h.now.Add(-time.Duration(h.nextID) * time.Minute)}
 		require.NoError(h.t, hs[ev.Type].Handle(context.Background(), []dispatch.Message{m})[0])
 	}
 }
@@ -107,6 +133,16 @@ func (h *harness) issue(cn string, hosts ...string) issuance {
 	is := newIssuance(h.t, cn, hosts, h.now.Add(-24*time.Hour), h.now.AddDate(0, 0, 20))
 	h.nextID++
 	h.ingest(is.ctEntry(h.t, h.nextID, true, h.nextID*10, h.now.Add(-2*time.Hour)), is.ctEntry(h.t, h.nextID+1000, false, h.nextID*10+1, h.now.Add(-time.Hour)))
+	return is
+}
+
+// imported stores an issuance's certificate as hzctl certs import does without --alerts: marked
+// Hz-Alerts: off, so its findings are recorded suppressed.
+func (h *harness) imported(cn string, hosts ...string) issuance {
+	h.t.Helper()
+	is := newIssuance(h.t, cn, hosts, h.now.Add(-24*time.Hour), h.now.AddDate(0, 0, 20))
+	h.nextID++
+	h.ingestFrom(queue.SourceImport, nats.Header{queue.HeaderAlerts: {queue.AlertsOff}}, is.ctEntry(h.t, h.nextID, false, h.nextID*10, h.now.Add(-time.Hour)))
 	return is
 }
 
@@ -205,3 +241,13 @@ func (c *client) login() *client {
 }
 
 func dlqFilter() dlq.Filter { return dlq.Filter{} }
+
+// between is the part of s after the first start and before the next end.
+func between(t *testing.T, s, start, end string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(s, start)
+	require.True(t, ok, "no %q", start)
+	part, _, ok := strings.Cut(rest, end)
+	require.True(t, ok, "no %q after %q", end, start)
+	return part
+}

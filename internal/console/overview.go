@@ -32,9 +32,11 @@ type overviewData struct {
 	DeadLetters  int
 	Findings     []barRow
 	FindingTotal int
+	Suppressed   int // of FindingTotal, recorded without an alert (an import's history)
 	Expiring     []inventory.ExpiringCount
 	Certificates int
 	PerDay       dayChart
+	Sync         syncCard
 
 	FindingsOn  bool
 	SilentAfter time.Duration
@@ -94,7 +96,8 @@ func (con *Console) overviewParts() []overviewPart {
 			for _, c := range cs {
 				d.FindingTotal += c.Count
 			}
-			return nil
+			d.Suppressed, err = inv.SuppressedFindings(ctx, now.Add(-findingsWindow))
+			return err
 		}},
 		{"expiring", func(ctx context.Context, now time.Time, d *overviewData) error {
 			e, err := inv.ExpiringCounts(ctx, now)
@@ -105,6 +108,14 @@ func (con *Console) overviewParts() []overviewPart {
 			n, err := inv.CountCertificates(ctx)
 			d.Certificates = n
 			return err
+		}},
+		{"certSync", func(ctx context.Context, now time.Time, d *overviewData) error {
+			runs, err := inv.CertSyncRuns(ctx, syncRunsRead)
+			if err != nil {
+				return err
+			}
+			d.Sync = newSyncCard(runs, con.opts.CertSyncEvery, now)
+			return nil
 		}},
 		{"perDay", func(ctx context.Context, now time.Time, d *overviewData) error {
 			days, err := inv.IssuancesPerDay(ctx, now, overviewDays)

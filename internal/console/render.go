@@ -105,7 +105,7 @@ type page struct {
 	Title    string
 	Nav      string // the active navigation entry
 	CSRF     string
-	Flash    string
+	Flash    flash
 	LoggedIn bool
 	SSO      bool // signed in by the proxy's bearer token: there is nothing to log out of
 	Now      time.Time
@@ -124,8 +124,8 @@ func (con *Console) render(c echo.Context, code int, name, title, nav string, da
 		p.CSRF = con.keys.csrfToken(s)
 	}
 	if ck, err := c.Request().Cookie(flashCookie); err == nil {
-		if msg, ok := con.keys.parseFlash(ck.Value); ok {
-			p.Flash = msg
+		if f, ok := con.keys.parseFlash(ck.Value); ok {
+			p.Flash = f
 		}
 		con.setCookie(c, flashCookie, "", -1)
 	}
@@ -139,6 +139,16 @@ func (con *Console) render(c echo.Context, code int, name, title, nav string, da
 
 // redirectWithFlash answers a POST with a redirect to a page that shows msg once.
 func (con *Console) redirectWithFlash(c echo.Context, to, msg string) error {
-	con.setCookie(c, flashCookie, con.keys.flashValue(msg), 60)
+	return con.redirectFlash(c, to, flash{Msg: msg})
+}
+
+// redirectWithProblem answers a POST that could not do what was asked, for a reason the user can
+// act on, with a redirect to a page that shows msg once as a problem.
+func (con *Console) redirectWithProblem(c echo.Context, to, msg string) error {
+	return con.redirectFlash(c, to, flash{Msg: msg, Problem: true})
+}
+
+func (con *Console) redirectFlash(c echo.Context, to string, f flash) error {
+	con.setCookie(c, flashCookie, con.keys.flashValue(f), 60)
 	return c.Redirect(http.StatusSeeOther, to)
 }

@@ -114,20 +114,39 @@ func (k keys) csrfOK(s session, got string) bool {
 	return hmac.Equal([]byte(got), []byte(k.csrfToken(s)))
 }
 
-// flash messages survive one redirect (POST, then GET): signed, so nobody else can put words on
-// the page.
-func (k keys) flashValue(msg string) string {
-	b := base64.RawURLEncoding.EncodeToString([]byte(msg))
+// flash is a message shown once, after the redirect that answers a POST; Problem shows it as a
+// failure (a redrive refused), not as a confirmation.
+type flash struct {
+	Msg     string
+	Problem bool
+}
+
+// Kinds of flash, the first byte of its signed value.
+const (
+	flashDone    = 'd'
+	flashProblem = 'p'
+)
+
+// flashValue is the cookie value of f: signed, so nobody else can put words on the page.
+func (k keys) flashValue(f flash) string {
+	kind := byte(flashDone)
+	if f.Problem {
+		kind = flashProblem
+	}
+	b := base64.RawURLEncoding.EncodeToString(append([]byte{kind}, f.Msg...))
 	return b + "." + mac(k.flash, b)
 }
 
-func (k keys) parseFlash(v string) (string, bool) {
+func (k keys) parseFlash(v string) (flash, bool) {
 	b, m, ok := strings.Cut(v, ".")
 	if !ok || !hmac.Equal([]byte(m), []byte(mac(k.flash, b))) {
-		return "", false
+		return flash{}, false
 	}
-	msg, err := base64.RawURLEncoding.DecodeString(b)
-	return string(msg), err == nil
+	raw, err := base64.RawURLEncoding.DecodeString(b)
+	if err != nil || len(raw) == 0 || (raw[0] != flashDone && raw[0] != flashProblem) {
+		return flash{}, false
+	}
+	return flash{Msg: string(raw[1:]), Problem: raw[0] == flashProblem}, true
 }
 
 // loginLimiter slows guessing: after maxFailures failed logins from one address within window,

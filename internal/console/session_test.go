@@ -9,8 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hzhook/hzhook/internal/console"
 )
 
 func sessionCookieOf(t *testing.T, a answer) *http.Cookie {
@@ -108,7 +106,7 @@ func TestSessionCookieIsSignedAndExpires(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, c.get("/ui/").code, "expired")
 
 	// Another admin token (another deployment, or a rotated one) accepts none of these sessions.
-	h2 := newHarness(t, func(o *console.Options) { o.Token = "another-token" })
+	h2 := newHarness(t, func(c *harnessConfig) { c.Token = "another-token" })
 	c2 := h2.client()
 	u2, _ := url.Parse(h2.srv.URL + "/ui/")
 	c2.http.Jar.SetCookies(u2, []*http.Cookie{{Name: "hz_session", Value: good, Path: "/ui/"}})

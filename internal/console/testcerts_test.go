@@ -70,7 +70,7 @@ func issueWith(t testing.TB, cn string, hosts []string, notBefore, notAfter time
 	certDER, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, &key.PublicKey, caKey)
 	require.NoError(t, err)
 	pre := tmpl
-	pre.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}, Critical: true, Value: asn1.NullRawValue.FullBytes}}
+	pre.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}, Critical: true, Value: []byte{0x05, 0x00}}} // ASN.1 NULL (RFC 6962, 3.1)
 	preDER, err := x509.CreateCertificate(rand.Reader, &pre, ca, &key.PublicKey, caKey)
 	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(certDER)

@@ -58,6 +58,17 @@ func (s *Store) FindingCounts(ctx context.Context, since time.Time) ([]Count, er
 	return out, nil
 }
 
+// SuppressedFindings returns how many of the findings made since since were recorded without an
+// alert (an import's history): of FindingCounts, those that paged no one.
+func (s *Store) SuppressedFindings(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM findings WHERE created_at >= $1 AND suppressed",
+		s.dialect.timeArg(Ms(since))).Scan(&n); err != nil {
+		return 0, fmt.Errorf("suppressed findings: %w", err)
+	}
+	return n, nil
+}
+
 // ExpiringCounts is Report's Expiring alone: for each of ReportWindows, the issuances not yet
 // expired at now that expire within it. It reads only the (not_after, issuance) index over the
 // largest window, grouping in index order: a precertificate and its certificate share their

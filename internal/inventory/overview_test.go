@@ -35,7 +35,7 @@ func testOverviewQueries(t *testing.T, s *Store) {
 				{TBSSHA256: hexOf("tbs d"), DedupType: "weakKey", Type: "weakKey", SHA256: hexOf("cert d"), Alert: []byte("{}"), CreatedAt: now.Add(-8 * day)},
 			}},
 		Write{Event: ev("6", "pki.cert.new", "webhook", now.Add(-4*time.Hour)), Cert: testCert("e", now.Add(-50*day), now.Add(-day)),
-			Findings: []FindingRow{{TBSSHA256: hexOf("tbs e"), DedupType: "wildcard", Type: "wildcard", SHA256: hexOf("cert e"), Alert: []byte("{}"), CreatedAt: now.Add(-2 * day)}}},
+			Findings: []FindingRow{{TBSSHA256: hexOf("tbs e"), DedupType: "wildcard", Type: "wildcard", SHA256: hexOf("cert e"), Alert: []byte("{}"), CreatedAt: now.Add(-2 * day), Suppressed: true}}},
 	)
 
 	feeds, err := s.Feeds(ctx, []string{"pki.cert.new", "ct.entry", "test"}, []string{"webhook", "pubsub", "backfill"})
@@ -50,6 +50,9 @@ func testOverviewQueries(t *testing.T, s *Store) {
 	counts, err := s.FindingCounts(ctx, now.Add(-7*day))
 	require.NoError(t, err)
 	assert.Equal(t, []Count{{Key: "wildcard", Count: 2}}, counts)
+	suppressed, err := s.SuppressedFindings(ctx, now.Add(-7*day))
+	require.NoError(t, err)
+	assert.Equal(t, 1, suppressed, "of them, the one recorded without an alert")
 
 	exp, err := s.ExpiringCounts(ctx, now)
 	require.NoError(t, err)

@@ -75,14 +75,14 @@ func (a *App) registerConsole(e *echo.Echo, dead *dlq.Store) error {
 		Inventory: a.store, DLQ: dead, Authorizer: a.authz, Consumers: consumerLag{js: a.conn.JS},
 	}, console.Options{
 		Token: a.cfg.AdminToken, SessionTTL: a.cfg.Console.SessionTTL, TrustedProxies: proxies,
-		SilentAfter: a.cfg.Console.SilentAfter, Types: a.cfg.Types, Findings: a.rules != nil,
+		SilentAfter: a.cfg.Console.SilentAfter, Types: a.cfg.Types, Findings: a.rules != nil, CertSyncEvery: a.cfg.CertSync.Every,
 		Log: a.log.With("component", "console"), Now: time.Now,
 	})
 	return err
 }
 
-// consumerLag reads the durable consumers of every worker group (hz-worker-*) and alert sink
-// (hz-alerts-*), whichever replica runs them.
+// consumerLag reads the durable consumers of every worker group (hz-worker-*), its lint stage
+// (hz-lint-*) and alert sink (hz-alerts-*), whichever replica runs them.
 type consumerLag struct{ js jetstream.JetStream }
 
 func (l consumerLag) ConsumerLag(ctx context.Context) ([]console.Lag, error) {
@@ -97,7 +97,7 @@ func (l consumerLag) ConsumerLag(ctx context.Context) ([]console.Lag, error) {
 		}
 		list := st.ListConsumers(ctx)
 		for info := range list.Info() {
-			if !strings.HasPrefix(info.Name, "hz-worker-") && !strings.HasPrefix(info.Name, "hz-alerts-") {
+			if !strings.HasPrefix(info.Name, "hz-worker-") && !strings.HasPrefix(info.Name, "hz-lint-") && !strings.HasPrefix(info.Name, "hz-alerts-") {
 				continue
 			}
 			lag := console.Lag{Stream: name, Consumer: info.Name, Pending: info.NumPending, AckPending: info.NumAckPending,
