@@ -7,8 +7,15 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
@@ -37,27 +44,64 @@ type OutboxStore interface {
 // replicas racing) is stored once; each finding is counted and logged once, by the call that
 // marked it. It is safe for concurrent use.
 type Outbox struct {
-	store OutboxStore
-	pub   alerts.Publisher
-	m     *alerts.Metrics
-	log   *slog.Logger
-	now   func() time.Time
+	store  OutboxStore
+	pub    alerts.Publisher
+	m      *alerts.Metrics
+	log    *slog.Logger
+	now    func() time.Time
+	tracer trace.Tracer // nil: no spans
+	prop   propagation.TextMapPropagator
+}
+
+// Tracing is how an outbox traces what it publishes.
+type Tracing struct {
+	// TracerProvider makes a producer span of every alert published ("send HZ_ALERTS"), a child
+	// of the span of the event that made the finding (Issuance.Trace). Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator writes that span's trace context into the alert message's headers, so that the
+	// sinks' delivery continues the event's trace. Nil: none.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewOutbox returns the outbox of store publishing with pub; m counts new findings by type.
-func NewOutbox(store OutboxStore, pub alerts.Publisher, m *alerts.Metrics, log *slog.Logger, now func() time.Time) *Outbox {
-	return &Outbox{store: store, pub: pub, m: m, log: log, now: now}
+func NewOutbox(store OutboxStore, pub alerts.Publisher, m *alerts.Metrics, log *slog.Logger, now func() time.Time, tr Tracing) *Outbox {
+	o := &Outbox{store: store, pub: pub, m: m, log: log, now: now, prop: tr.Propagator}
+	if tr.TracerProvider != nil {
+		o.tracer = tr.TracerProvider.Tracer("github.com/hzhook/hzhook/internal/findings")
+	}
+	return o
 }
 
-// PublishIssuances publishes every unpublished finding of the given issuances. It returns the
-// first error of each issuance whose alerts did not all go out (the rest of that issuance's
-// findings are left for a retry), or err when the findings could not be read at all.
-func (o *Outbox) PublishIssuances(ctx context.Context, issuances []string) (failed map[string]error, err error) {
-	rows, err := o.store.Unpublished(ctx, issuances)
+// Issuance names an issuance whose findings may be unpublished, with the span of the event
+// message that stored them (invalid: none, when tracing is off).
+type Issuance struct {
+	TBSSHA256 string
+	Trace     trace.SpanContext
+}
+
+// PublishIssuances publishes every unpublished finding of the given issuances, each in the trace
+// of its Issuance (the first one naming it, when several do). It returns the first error of each
+// issuance whose alerts did not all go out (the rest of that issuance's findings are left for a
+// retry), or err when the findings could not be read at all.
+func (o *Outbox) PublishIssuances(ctx context.Context, issuances []Issuance) (failed map[string]error, err error) {
+	tbs := make([]string, len(issuances))
+	var traces map[string]trace.SpanContext
+	for i, is := range issuances {
+		tbs[i] = is.TBSSHA256
+		if is.Trace.IsValid() {
+			if traces == nil {
+				traces = make(map[string]trace.SpanContext, len(issuances))
+			}
+			if _, seen := traces[is.TBSSHA256]; !seen {
+				traces[is.TBSSHA256] = is.Trace
+			}
+		}
+	}
+	rows, err := o.store.Unpublished(ctx, tbs)
 	if err != nil {
 		return nil, err
 	}
-	return o.publish(ctx, rows), nil
+	return o.publish(ctx, rows, traces), nil
 }
 
 // PublishOldest publishes up to limit unpublished findings, oldest first (findings left behind by
@@ -68,7 +112,7 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	failed := o.publish(ctx, rows)
+	failed := o.publish(ctx, rows, nil)
 	n := 0
 	for _, r := range rows {
 		if failed[r.TBSSHA256] == nil {
@@ -81,30 +125,56 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-func (o *Outbox) publish(ctx context.Context, rows []inventory.OutboxRow) map[string]error {
+// publish publishes rows, each in the trace traces name for its issuance (none: the trace of ctx,
+// the expiry scan's).
+func (o *Outbox) publish(ctx context.Context, rows []inventory.OutboxRow, traces map[string]trace.SpanContext) map[string]error {
 	failed := map[string]error{}
 	for _, r := range rows {
 		if failed[r.TBSSHA256] != nil {
 			continue
 		}
-		var a alerts.Alert
-		if err := json.Unmarshal(r.Alert, &a); err != nil {
-			failed[r.TBSSHA256] = fmt.Errorf("decode stored alert %s: %w", r.DedupType, err)
-			continue
-		}
-		if _, err := alerts.Publish(ctx, o.pub, a); err != nil {
+		if err := o.publishRow(ctx, r, traces[r.TBSSHA256]); err != nil {
 			failed[r.TBSSHA256] = err
-			continue
-		}
-		first, err := o.store.MarkPublished(ctx, r.TBSSHA256, r.DedupType, o.now())
-		if err != nil {
-			failed[r.TBSSHA256] = err
-			continue
-		}
-		if first {
-			o.m.Finding(rules.Type(r.Type))
-			o.log.InfoContext(ctx, "finding alerted", "type", r.Type, "alert", a.ID, "tbsSha256", r.TBSSHA256, "sha256", a.Cert.SHA256)
 		}
 	}
 	return failed
+}
+
+func (o *Outbox) publishRow(ctx context.Context, r inventory.OutboxRow, origin trace.SpanContext) error {
+	if origin.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, origin)
+	}
+	var span trace.Span = noop.Span{} // never the caller's: this code ends it
+	if o.tracer != nil {
+		ctx, span = o.tracer.Start(ctx, "send "+queue.StreamAlerts, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String(queue.AttrMessagingSystem, queue.MessagingSystem),
+			attribute.String(queue.AttrOperation, "send"),
+			attribute.String("hz.finding.type", r.Type),
+			attribute.String("hz.cert.tbs_sha256", r.TBSSHA256),
+		))
+		defer span.End()
+	}
+	var a alerts.Alert
+	if err := json.Unmarshal(r.Alert, &a); err != nil {
+		err = fmt.Errorf("decode stored alert %s: %w", r.DedupType, err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(queue.AttrDestination, alerts.Subject(a.Type)), attribute.String(queue.AttrMessageID, a.ID))
+	}
+	if _, err := alerts.Publish(ctx, o.pub, o.prop, a); err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	first, err := o.store.MarkPublished(ctx, r.TBSSHA256, r.DedupType, o.now())
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	if first {
+		o.m.Finding(rules.Type(r.Type))
+		o.log.InfoContext(ctx, "finding alerted", "type", r.Type, "alert", a.ID, "tbsSha256", r.TBSSHA256, "sha256", a.Cert.SHA256)
+	}
+	return nil
 }

@@ -247,7 +247,7 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 			}
 		}
 	}
-	s.publish(ctx, items, errs)
+	s.publish(ctx, batch, items, errs)
 	return errs
 }
 
@@ -316,14 +316,14 @@ func (s *Stage) wait(ctx context.Context) error {
 // publish publishes the unpublished findings of the issuances items name. A message whose
 // issuance still has an unpublished finding afterwards gets a transient error: its redelivery
 // publishes it.
-func (s *Stage) publish(ctx context.Context, items []item, errs []error) {
+func (s *Stage) publish(ctx context.Context, batch []dispatch.Message, items []item, errs []error) {
 	if s.outbox == nil {
 		return
 	}
-	var issuances []string
+	var issuances []findings.Issuance
 	for i, it := range items {
 		if errs[i] == nil && it.issuance != "" {
-			issuances = append(issuances, it.issuance)
+			issuances = append(issuances, findings.Issuance{TBSSHA256: it.issuance, Trace: batch[i].Trace})
 		}
 	}
 	if len(issuances) == 0 {

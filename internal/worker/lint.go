@@ -38,7 +38,7 @@ func LintConsumerName(types []string) string {
 // policy and outbox are nil without --rules. Without a type that carries a certificate there is
 // nothing to lint: no stage, writer unchanged.
 func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy *rules.Store, outbox *findings.Outbox,
-	writer map[string]dispatch.Handler, log *slog.Logger, reg prometheus.Registerer) (map[string]dispatch.Handler, *dispatch.Dispatcher, error) {
+	writer map[string]dispatch.Handler, log *slog.Logger, reg prometheus.Registerer, tel telemetry) (map[string]dispatch.Handler, *dispatch.Dispatcher, error) {
 	if !slices.Contains(cfg.Types, events.TypeCTEntry) && !slices.Contains(cfg.Types, events.TypeCertNew) {
 		return writer, nil, nil
 	}
@@ -68,17 +68,19 @@ func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy *
 		Stage:          StageLint,
 		// The stage reads the envelope itself: an event it cannot read is the event writer's to
 		// dead-letter, once.
-		ParseEnvelope: false,
-		Handlers:      stage.Handlers(),
-		AckOnly:       []string{events.TypeTest},
-		MaxDeliver:    cfg.MaxDeliver,
-		Backoff:       cfg.Backoff,
-		AckWait:       cfg.AckWait,
-		BatchSize:     cfg.BatchSize,
-		Concurrency:   concurrency,
-		ShutdownGrace: cfg.ShutdownTimeout,
-		Log:           log,
-		Registerer:    reg,
+		ParseEnvelope:  false,
+		Handlers:       stage.Handlers(),
+		AckOnly:        []string{events.TypeTest},
+		MaxDeliver:     cfg.MaxDeliver,
+		Backoff:        cfg.Backoff,
+		AckWait:        cfg.AckWait,
+		BatchSize:      cfg.BatchSize,
+		Concurrency:    concurrency,
+		ShutdownGrace:  cfg.ShutdownTimeout,
+		Log:            log,
+		Registerer:     reg,
+		TracerProvider: tel.tp,
+		Propagator:     tel.prop,
 	})
 	if err != nil {
 		return nil, nil, err
