@@ -56,7 +56,7 @@ type Outbox struct {
 // Tracing is how an outbox traces what it publishes.
 type Tracing struct {
 	// TracerProvider makes a producer span of every alert published ("send HZ_ALERTS"), a child
-	// of the span of the event that made the finding (Issuance.Trace). Nil: no spans.
+	// of the span of the event that made the finding (its stored TraceParent). Nil: no spans.
 	TracerProvider trace.TracerProvider
 	// Propagator writes that span's trace context into the alert message's headers, so that the
 	// sinks' delivery continues the event's trace. Nil: none.
@@ -72,36 +72,16 @@ func NewOutbox(store OutboxStore, pub alerts.Publisher, m *alerts.Metrics, log *
 	return o
 }
 
-// Issuance names an issuance whose findings may be unpublished, with the span of the event
-// message that stored them (invalid: none, when tracing is off).
-type Issuance struct {
-	TBSSHA256 string
-	Trace     trace.SpanContext
-}
-
 // PublishIssuances publishes every unpublished finding of the given issuances, each in the trace
-// of its Issuance (the first one naming it, when several do). It returns the first error of each
-// issuance whose alerts did not all go out (the rest of that issuance's findings are left for a
-// retry), or err when the findings could not be read at all.
-func (o *Outbox) PublishIssuances(ctx context.Context, issuances []Issuance) (failed map[string]error, err error) {
-	tbs := make([]string, len(issuances))
-	var traces map[string]trace.SpanContext
-	for i, is := range issuances {
-		tbs[i] = is.TBSSHA256
-		if is.Trace.IsValid() {
-			if traces == nil {
-				traces = make(map[string]trace.SpanContext, len(issuances))
-			}
-			if _, seen := traces[is.TBSSHA256]; !seen {
-				traces[is.TBSSHA256] = is.Trace
-			}
-		}
-	}
-	rows, err := o.store.Unpublished(ctx, tbs)
+// of the event that made it (its stored traceparent). It returns the first error of each issuance
+// whose alerts did not all go out (the rest of that issuance's findings are left for a retry), or
+// err when the findings could not be read at all.
+func (o *Outbox) PublishIssuances(ctx context.Context, issuances []string) (failed map[string]error, err error) {
+	rows, err := o.store.Unpublished(ctx, issuances)
 	if err != nil {
 		return nil, err
 	}
-	return o.publish(ctx, rows, traces), nil
+	return o.publish(ctx, rows), nil
 }
 
 // PublishOldest publishes up to limit unpublished findings, oldest first (findings left behind by
@@ -112,7 +92,7 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	failed := o.publish(ctx, rows, nil)
+	failed := o.publish(ctx, rows)
 	n := 0
 	for _, r := range rows {
 		if failed[r.TBSSHA256] == nil {
@@ -125,23 +105,23 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// publish publishes rows, each in the trace traces name for its issuance (none: the trace of ctx,
-// the expiry scan's).
-func (o *Outbox) publish(ctx context.Context, rows []inventory.OutboxRow, traces map[string]trace.SpanContext) map[string]error {
+// publish publishes rows, each in the trace of the event that made its finding (none: the trace
+// of ctx, the expiry scan's for its own findings).
+func (o *Outbox) publish(ctx context.Context, rows []inventory.OutboxRow) map[string]error {
 	failed := map[string]error{}
 	for _, r := range rows {
 		if failed[r.TBSSHA256] != nil {
 			continue
 		}
-		if err := o.publishRow(ctx, r, traces[r.TBSSHA256]); err != nil {
+		if err := o.publishRow(ctx, r); err != nil {
 			failed[r.TBSSHA256] = err
 		}
 	}
 	return failed
 }
 
-func (o *Outbox) publishRow(ctx context.Context, r inventory.OutboxRow, origin trace.SpanContext) error {
-	if origin.IsValid() {
+func (o *Outbox) publishRow(ctx context.Context, r inventory.OutboxRow) error {
+	if origin := ParseTraceParent(r.TraceParent); origin.IsValid() {
 		ctx = trace.ContextWithSpanContext(ctx, origin)
 	}
 	var span trace.Span = noop.Span{} // never the caller's: this code ends it

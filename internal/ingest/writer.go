@@ -179,6 +179,7 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 				cs[j].Findings[k].Suppressed = true
 			}
 		}
+		findings.WithTraceParent(cs[j].Findings, batch[idx[j]].Trace) // its alert continues this trace
 	}
 	ws := make([]inventory.Write, len(cs))
 	for j, c := range cs {
@@ -198,7 +199,7 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 		}
 	}
 	spans.committed(cs, idx, errs)
-	w.publish(ctx, batch, cs, idx, errs)
+	w.publish(ctx, cs, idx, errs)
 	return errs
 }
 
@@ -319,17 +320,17 @@ func newerCopy(row *inventory.CertRow, prev inventory.StoredCert) bool {
 }
 
 // publish publishes the unpublished findings of the issuances of the stored messages of a batch,
-// each alert in the trace of the message that stored its finding.
+// each alert in the trace of the message that made its finding (FindingRow.TraceParent).
 // A message whose issuance still has an unpublished finding afterwards gets a transient error: its
 // redelivery finds the finding again and publishes it.
-func (w *Writer) publish(ctx context.Context, batch []dispatch.Message, cs []change, idx []int, errs []error) {
+func (w *Writer) publish(ctx context.Context, cs []change, idx []int, errs []error) {
 	if w.rules == nil || w.outbox == nil {
 		return
 	}
-	var issuances []findings.Issuance
+	var issuances []string
 	for j, c := range cs {
 		if errs[idx[j]] == nil && c.issuance != "" {
-			issuances = append(issuances, findings.Issuance{TBSSHA256: c.issuance, Trace: batch[idx[j]].Trace})
+			issuances = append(issuances, c.issuance)
 		}
 	}
 	if len(issuances) == 0 {

@@ -217,6 +217,7 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 			continue
 		}
 		run, fs := s.lint(ctx, lt.l, policy, sub)
+		findings.WithTraceParent(fs, batch[i].Trace) // its alert continues this event's trace
 		claimed[fp+"/"+it.sha] = true
 		runs, finds = append(runs, run), append(finds, fs...)
 		it.lints, linted[it.sha] = true, true // its repeats in this batch are skipped
@@ -247,7 +248,7 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 			}
 		}
 	}
-	s.publish(ctx, batch, items, errs)
+	s.publish(ctx, items, errs)
 	return errs
 }
 
@@ -316,14 +317,14 @@ func (s *Stage) wait(ctx context.Context) error {
 // publish publishes the unpublished findings of the issuances items name. A message whose
 // issuance still has an unpublished finding afterwards gets a transient error: its redelivery
 // publishes it.
-func (s *Stage) publish(ctx context.Context, batch []dispatch.Message, items []item, errs []error) {
+func (s *Stage) publish(ctx context.Context, items []item, errs []error) {
 	if s.outbox == nil {
 		return
 	}
-	var issuances []findings.Issuance
+	var issuances []string
 	for i, it := range items {
 		if errs[i] == nil && it.issuance != "" {
-			issuances = append(issuances, findings.Issuance{TBSSHA256: it.issuance, Trace: batch[i].Trace})
+			issuances = append(issuances, it.issuance)
 		}
 	}
 	if len(issuances) == 0 {

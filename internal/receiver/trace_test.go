@@ -112,8 +112,9 @@ func pipeline(t *testing.T, on bool) (*receiver.App, *alertSink, verify.Hook, se
 	wcfg.NATSURL, wcfg.DB, wcfg.AdminListen = app.NATSURL(), "sqlite://"+filepath.Join(dir, "hzhook.db"), "127.0.0.1:0"
 	wcfg.AdminToken, wcfg.LogLevel, wcfg.Lint.Enabled = "test-admin-token", "debug", false
 	wcfg.Alerts.Rules, wcfg.Alerts.WebhookURL, wcfg.Alerts.WebhookSecret = rules, hookSrv.URL, "alert-secret-0123456789"
-	// No expiry scan: its sweep, run at start, could publish the finding between its commit and
-	// the event's own publish, outside the event's trace (see README, "Traces").
+	// No expiry scan: its sweep, run at start, may publish the finding between its commit and the
+	// event's own publish (in the same trace, from the finding's stored traceparent: see
+	// internal/findings), which would make the publish span this test looks for two.
 	wcfg.Alerts.ExpiryScanEvery = 0
 	wlog, err := logging.New(ws.logs, "debug")
 	require.NoError(t, err)
