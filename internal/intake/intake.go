@@ -101,13 +101,12 @@ func (in *Intake) startPublish(ctx context.Context, ev queue.StoredEvent, msgID 
 	if in.tracer == nil {
 		return ctx, noop.Span{}
 	}
+	// The event's id and type are on the parent (the request, the Pub/Sub message); every
+	// attribute costs again when the span is exported.
 	return in.tracer.Start(ctx, "send "+queue.StreamEvents, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		attribute.String(queue.AttrMessagingSystem, queue.MessagingSystem),
-		attribute.String(queue.AttrOperation, "send"),
 		attribute.String(queue.AttrDestination, queue.Subject(ev.Type)),
 		attribute.String(queue.AttrMessageID, msgID),
-		attribute.String(queue.AttrEventID, ev.EventID),
-		attribute.String(queue.AttrEventType, ev.Type),
 	))
 }
 

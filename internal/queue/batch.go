@@ -204,7 +204,10 @@ func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID strin
 	select {
 	case r := <-e.res:
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			span.SetAttributes(attribute.Int(AttrBatchMessages, r.batch), attribute.Bool(AttrBatchFallback, r.fallback))
+			span.SetAttributes(attribute.Int(AttrBatchMessages, r.batch))
+			if r.fallback {
+				span.SetAttributes(attribute.Bool(AttrBatchFallback, true))
+			}
 		}
 		if !r.fallback {
 			return r.ack, r.err

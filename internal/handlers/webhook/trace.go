@@ -17,8 +17,8 @@ const tracerName = "github.com/hzhook/hzhook/internal/handlers/webhook"
 const AttrRejectReason = "hz.reject.reason"
 
 // serverSpan makes one server span per request, named after the route ("POST /hardenize/events"),
-// with the method, route, client address and answer status; never a body, a header value or a
-// signature. The listener faces the internet, so a traceparent the sender may have sent starts no
+// with the method, route (or path, off the route), client address and answer status; never a body,
+// a header value or a signature. The listener faces the internet, so a traceparent the sender may have sent starts no
 // trace of ours: the span is a new root, linked to it (OpenTelemetry's advice for public
 // endpoints). Errors are answered here (c.Error), so the status is known when the span ends.
 func serverSpan(tp trace.TracerProvider, p propagation.TextMapPropagator, route string) echo.MiddlewareFunc {
@@ -38,15 +38,12 @@ func serverSpan(tp trace.TracerProvider, p propagation.TextMapPropagator, route 
 			}
 			ctx, span := tracer.Start(req.Context(), name, opts...)
 			defer span.End()
-			if span.IsRecording() {
-				span.SetAttributes(
-					attribute.String("http.request.method", req.Method),
-					attribute.String("url.path", req.URL.Path),
-					attribute.String("client.address", c.RealIP()),
-					attribute.String("user_agent.original", req.UserAgent()),
-				)
+			if span.IsRecording() { // few attributes: each costs again when exported
+				span.SetAttributes(attribute.String("http.request.method", req.Method), attribute.String("client.address", c.RealIP()))
 				if req.URL.Path == route {
 					span.SetAttributes(attribute.String("http.route", route))
+				} else {
+					span.SetAttributes(attribute.String("url.path", req.URL.Path))
 				}
 			}
 			c.SetRequest(req.WithContext(ctx))

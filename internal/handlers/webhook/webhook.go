@@ -100,8 +100,7 @@ func (h *webhook) receive(c echo.Context) error {
 		if errors.As(err, &rej) {
 			span.SetAttributes(attribute.String(AttrRejectReason, rej.Reason))
 		} else {
-			span.SetAttributes(attribute.String(queue.AttrEventID, res.Event.ID), attribute.String(queue.AttrEventType, res.Event.Type),
-				attribute.Bool("hz.duplicate", res.Duplicate))
+			span.SetAttributes(attribute.String(queue.AttrEventID, res.Event.ID), attribute.String(queue.AttrEventType, res.Event.Type))
 		}
 	}
 	switch {
