@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		}
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
 			scan := findings.ExpiryScan{Store: a.store, Rules: a.authz, Outbox: outbox, Log: d.Log.With("component", "expiry")}
-			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
+			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now, tel)
 		}
 	}
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
