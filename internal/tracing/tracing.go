@@ -36,8 +36,9 @@ const (
 )
 
 // EnvNames are the standard OpenTelemetry variables the receiver and the worker read: FromEnv's
-// own, and those the SDK's exporter, resource, sampler and batch span processor read themselves
-// when FromEnv builds them. internal/deploycheck accepts exactly these in the manifests beside the
+// own, and those the SDK's exporter, resource, span limits and batch span processor read
+// themselves when FromEnv builds them. OTEL_EXPORTER_OTLP_INSECURE is not among them: the
+// endpoint's scheme (http: or https:) decides, as FromEnv hands the exporter the URL. internal/deploycheck accepts exactly these in the manifests beside the
 // HZ_* settings.
 var EnvNames = []string{
 	EnvSDKDisabled, EnvTracesExporter,
@@ -48,7 +49,6 @@ var EnvNames = []string{
 	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
 	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
 	"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-	"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
 	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
 	EnvTracesSampler, EnvTracesSamplerArg,
 	"OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
