@@ -66,8 +66,9 @@ type Options struct {
 	// EnvNames (headers, timeout, certificates, resource attributes, batching) from the process
 	// environment itself.
 	LookupEnv func(string) (string, bool)
-	// Log receives the SDK's export errors (through OpenTelemetry's error handler, the one way the
-	// SDK reports them). Nil: they are dropped.
+	// Log receives the SDK's export errors. The SDK reports them only to OpenTelemetry's
+	// process-wide error handler, so FromEnv sets that one global (when tracing is on and Log is
+	// set); provider and propagator stay local. Nil: the SDK's default handler (stderr).
 	Log *slog.Logger
 }
 
@@ -165,7 +166,7 @@ func FromEnv(ctx context.Context, o Options) (*Tracing, error) {
 	)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		_ = exp.Shutdown(ctx)
-		return nil, fmt.Errorf("trace resource (%s): %w", "OTEL_RESOURCE_ATTRIBUTES", err)
+		return nil, fmt.Errorf("trace resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES): %w", err)
 	}
 	if o.Log != nil {
 		log := o.Log
