@@ -5,7 +5,7 @@ BIN       ?= bin
 LDFLAGS   ?= -s -w
 FUZZTIME  ?= 200000x
 
-.PHONY: all build test vet test-short tools fuzz faults bench clean
+.PHONY: all build test vet test-short tools fuzz faults bench bench-tracing clean
 
 all: build
 
@@ -79,6 +79,12 @@ bench:
 	scripts/with-services.sh $(BIN)/hzbench drain --go $(GO) --events $(BENCH_DRAIN_EVENTS) --baseline-events $(BENCH_DRAIN_BASELINE) --lint=$(BENCH_DRAIN_LINT) --note "$(BENCH_NOTE)" --out bench/results.md
 	$(BIN)/hzbench lint --go $(GO) --certs $(BENCH_LINT_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
 	scripts/with-services.sh $(BIN)/hzbench console --go $(GO) --certificates $(BENCH_CONSOLE_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
+
+## bench-tracing: only hzhook's default set-up with tracing off and on (spans to a stand-in OTLP
+## collector in hzbench), interleaved; its own section of bench/results.md. make bench has both rows.
+bench-tracing:
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/receiver ./cmd/hzctl ./cmd/hzbench
+	$(BIN)/hzbench intake --tracing-only --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --note "$(BENCH_NOTE)" --out bench/results.md
 
 clean:
 	rm -rf $(BIN)

@@ -47,6 +47,7 @@ func runIntake(ctx context.Context, set *config.Set, args []string) error {
 	set.Duration(&o.Duration, "duration", "", 10*time.Second, "length of each run")
 	set.Int(&o.Connections, "connections", "", 32, "concurrent keep-alive connections")
 	set.Int(&o.Size, "size", "", 4096, "request body bytes")
+	set.Bool(&o.TracingOnly, "tracing-only", "", false, "measure only hzhook's default set-up with tracing off and on (section \""+bench.TracingHeading[3:]+"\")")
 	if err := set.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,9 @@ func runIntake(ctx context.Context, set *config.Set, args []string) error {
 	rep, err := bench.RunIntake(ctx, o)
 	if err != nil {
 		return err
+	}
+	if o.TracingOnly {
+		return c.publish(bench.TracingHeading, func(b *bytes.Buffer) { rep.WriteTracingMarkdown(b, time.Now()) })
 	}
 	return c.publish(bench.IntakeHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }

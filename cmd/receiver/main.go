@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -13,7 +14,11 @@ import (
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/logging"
 	"github.com/hzhook/hzhook/internal/receiver"
+	"github.com/hzhook/hzhook/internal/tracing"
 )
+
+// traceFlushTimeout bounds the flush of the spans not yet exported at exit.
+const traceFlushTimeout = 5 * time.Second
 
 func main() {
 	if err := run(); err != nil {
@@ -43,7 +48,22 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := receiver.New(ctx, cfg, receiver.Deps{Log: log, Registry: reg, Out: os.Stdout})
+	// Traces: off unless an OTLP endpoint is set (the standard OTEL_* variables; see README).
+	tr, err := tracing.FromEnv(ctx, tracing.Options{ServiceName: "hzhook-receiver", LookupEnv: os.LookupEnv, Log: log})
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { // after Run: flush what the last requests and messages traced
+		if err := tr.ShutdownWithin(traceFlushTimeout); err != nil {
+			log.Warn("traces not flushed", "err", err)
+		}
+	}()
+	log.Info("tracing", "enabled", tr.Enabled, "exporter", tr.Exporter)
+	deps := receiver.Deps{Log: log, Registry: reg, Out: os.Stdout}
+	if tr.Enabled {
+		deps.TracerProvider, deps.Propagator = tr.TracerProvider, tr.Propagator
+	}
+	app, err := receiver.New(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}

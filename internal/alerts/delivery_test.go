@@ -64,10 +64,10 @@ func TestWebhookThatFailsTwiceDeliversOnce(t *testing.T) {
 
 	a := sampleAlert()
 	pub := queue.NewPublisher(conn.JS)
-	dup, err := Publish(t.Context(), pub, a)
+	dup, err := Publish(t.Context(), pub, nil, a)
 	require.NoError(t, err)
 	require.False(t, dup)
-	dup, err = Publish(t.Context(), pub, a)
+	dup, err = Publish(t.Context(), pub, nil, a)
 	require.NoError(t, err)
 	assert.True(t, dup, "the same alert is stored once")
 
@@ -89,7 +89,7 @@ func TestSinkAnswering400DeadLettersTheAlert(t *testing.T) {
 	runSink(t, conn, newSink(t, KindSlack, url, nil), m)
 
 	a := sampleAlert()
-	_, err := Publish(t.Context(), queue.NewPublisher(conn.JS), a)
+	_, err := Publish(t.Context(), queue.NewPublisher(conn.JS), nil, a)
 	require.NoError(t, err)
 
 	require.Eventually(t, func() bool { return dlqCount(t, conn) == 1 }, 20*time.Second, 20*time.Millisecond)

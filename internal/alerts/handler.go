@@ -36,7 +36,7 @@ func NewHandler(sink Sink, m *Metrics, log *slog.Logger) *Handler {
 func (h *Handler) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	errs := make([]error, len(batch))
 	for i, m := range batch {
-		errs[i] = h.deliver(ctx, m)
+		errs[i] = h.deliver(m.Context(ctx), m) // in the alert's trace: that of the event behind it
 	}
 	return errs
 }

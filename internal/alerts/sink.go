@@ -43,13 +43,18 @@ func newHTTPClient() *http.Client {
 	}
 }
 
-// post sends body and classifies the outcome: 2xx is delivered; 429 and 5xx are transient, as are
+// post sends req (in a client span, with the trace context in its headers, when tr traces) and
+// classifies the outcome: 2xx is delivered; 429 and 5xx are transient, as are
 // network errors and timeouts; any other status (4xx, 3xx) is permanent.
-func post(ctx context.Context, client *http.Client, kind string, req *http.Request) error {
+func post(ctx context.Context, client *http.Client, tr httpTracer, kind string, req *http.Request) (err error) {
+	ctx, span := tr.start(ctx, kind, req)
+	status := 0
+	defer func() { endHTTP(span, status, err) }()
 	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("%s sink: %w", kind, err)
 	}
+	status = resp.StatusCode
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused

@@ -17,6 +17,7 @@ import (
 type SlackOptions struct {
 	URL    string       // the incoming-webhook URL (https://hooks.slack.com/services/...)
 	Client *http.Client // default: 10s timeout, redirects not followed
+	Trace  Tracing      // client spans and traceparent; zero: none
 }
 
 // SlackSink posts each alert to a Slack incoming webhook: a plain text fallback (shown in
@@ -25,6 +26,7 @@ type SlackOptions struct {
 type SlackSink struct {
 	url    string
 	client *http.Client
+	trace  httpTracer
 }
 
 // NewSlackSink validates o and returns the sink.
@@ -36,7 +38,7 @@ func NewSlackSink(o SlackOptions) (*SlackSink, error) {
 	if o.Client == nil {
 		o.Client = newHTTPClient()
 	}
-	return &SlackSink{url: o.URL, client: o.Client}, nil
+	return &SlackSink{url: o.URL, client: o.Client, trace: o.Trace.http()}, nil
 }
 
 // Kind returns KindSlack.
@@ -53,7 +55,7 @@ func (s *SlackSink) Deliver(ctx context.Context, a Alert) error {
 		return events.Permanent(fmt.Errorf("slack sink: %w", err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return post(ctx, s.client, KindSlack, req)
+	return post(ctx, s.client, s.trace, KindSlack, req)
 }
 
 // SlackMessage is the incoming-webhook body.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
@@ -25,8 +26,9 @@ type Publisher interface {
 
 // Publish puts a on HZ_ALERTS with Nats-Msg-Id = a.ID, so publishing one alert again within the
 // duplicate window stores it once (duplicate is then true). Beyond the window the finding store,
-// which keeps each (tbsSha256, type) once, is what prevents a second publish.
-func Publish(ctx context.Context, p Publisher, a Alert) (duplicate bool, err error) {
+// which keeps each (tbsSha256, type) once, is what prevents a second publish. prop (nil: none)
+// writes the trace context of ctx into the message's headers: the sinks' delivery continues it.
+func Publish(ctx context.Context, p Publisher, prop propagation.TextMapPropagator, a Alert) (duplicate bool, err error) {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return false, fmt.Errorf("encode alert %s: %w", a.ID, err)
@@ -34,6 +36,7 @@ func Publish(ctx context.Context, p Publisher, a Alert) (duplicate bool, err err
 	msg := nats.NewMsg(Subject(a.Type))
 	msg.Data = body
 	msg.Header.Set(HeaderAlertType, string(a.Type))
+	queue.InjectTrace(ctx, prop, msg.Header)
 	dup, err := p.Publish(ctx, msg, a.ID)
 	if err != nil {
 		return false, fmt.Errorf("publish alert %s: %w", a.ID, err)

@@ -30,6 +30,7 @@ type WebhookOptions struct {
 	Secret string       // HMAC key shared with the receiver; required
 	Client *http.Client // default: 10s timeout, redirects not followed
 	Now    func() time.Time
+	Trace  Tracing // client spans and traceparent; zero: none
 }
 
 // WebhookSink POSTs each alert as JSON (the Alert schema), signed, with an Idempotency-Key.
@@ -39,6 +40,7 @@ type WebhookSink struct {
 	secret string
 	client *http.Client
 	now    func() time.Time
+	trace  httpTracer
 }
 
 // NewWebhookSink validates o and returns the sink.
@@ -56,7 +58,7 @@ func NewWebhookSink(o WebhookOptions) (*WebhookSink, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &WebhookSink{url: o.URL, secret: o.Secret, client: o.Client, now: o.Now}, nil
+	return &WebhookSink{url: o.URL, secret: o.Secret, client: o.Client, now: o.Now, trace: o.Trace.http()}, nil
 }
 
 // Kind returns KindWebhook.
@@ -76,5 +78,5 @@ func (s *WebhookSink) Deliver(ctx context.Context, a Alert) error {
 	req.Header.Set("User-Agent", "hzhook-alerts")
 	req.Header.Set(HeaderSignature, verify.Sign(s.secret, s.now(), body))
 	req.Header.Set(HeaderIdempotencyKey, a.ID)
-	return post(ctx, s.client, KindWebhook, req)
+	return post(ctx, s.client, s.trace, KindWebhook, req)
 }

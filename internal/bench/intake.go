@@ -33,6 +33,9 @@ type IntakeOptions struct {
 	Size        int       // request body bytes
 	Progress    io.Writer // one line per step
 	Note        string    // conditions of the measurement, printed with the results
+	// TracingOnly measures only hzhook's default set-up with tracing off and on (the Traced
+	// comparison), nothing else.
+	TracingOnly bool
 }
 
 // LoadResult is what `hzctl load --json` reports.
@@ -89,6 +92,9 @@ type ServerResult struct {
 	// Embedded is hzhook's default set-up (its embedded server, --nats-sync always), measured
 	// with the sync-always server only; nil otherwise.
 	Embedded *TargetResult
+	// Traced is the default set-up with tracing on, exporting every span to an OTLP sink; beside
+	// Embedded only.
+	Traced *TargetResult
 }
 
 // IntakeReport is the outcome of RunIntake.
@@ -97,6 +103,8 @@ type IntakeReport struct {
 	Servers     []ServerResult // one per SetUps
 	LoadAverage string         // of the machine when the benchmark started
 	Options     IntakeOptions
+	// TraceExports and TraceBytes are what the OTLP sink received from the traced target.
+	TraceExports, TraceBytes int64
 }
 
 // target starts one server and returns its webhook URL, the process to measure, and the process
@@ -112,6 +120,11 @@ type target struct {
 // target runs at its default settings; hzhook's per-event log line is at debug by default.
 func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
 	rep := IntakeReport{Options: o, LoadAverage: loadAverage(), Servers: make([]ServerResult, len(SetUps))}
+	sink, err := StartOTLPSink()
+	if err != nil {
+		return rep, err
+	}
+	defer sink.Close()
 	targets := []target{{"bare", &rep.Bare, func(ctx context.Context, run int) (string, *Proc, *Proc, func(), error) {
 		url, p, stop, err := o.startBench(ctx, run, "serve-bare", "")
 		return url, p, nil, stop, err
@@ -139,7 +152,20 @@ func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
 				}, filepath.Join(o.WorkDir, fmt.Sprintf("receiver-embedded-%d.strace", run)))
 				return url, p, p, stop, err
 			}})
+			sr.Traced = &TargetResult{Name: "hzhook, default set-up, tracing on"}
+			targets = append(targets, target{"hzhook, default set-up, tracing on", sr.Traced, func(ctx context.Context, run int) (string, *Proc, *Proc, func(), error) {
+				url, p, stop, err := o.startReceiver(ctx, run, []string{
+					"HZ_DATA_DIR=" + filepath.Join(o.WorkDir, fmt.Sprintf("traced-%d", run)), "HZ_EMBEDDED_NATS_PORT=0",
+					"OTEL_EXPORTER_OTLP_ENDPOINT=" + sink.Endpoint(),
+				}, filepath.Join(o.WorkDir, fmt.Sprintf("receiver-traced-%d.strace", run)))
+				return url, p, p, stop, err
+			}})
 		}
+	}
+	if o.TracingOnly {
+		targets = slices.DeleteFunc(targets, func(tg target) bool {
+			return tg.result != rep.Servers[0].Embedded && tg.result != rep.Servers[0].Traced
+		})
 	}
 	cpu := map[*TargetResult][]time.Duration{}
 	syncs := map[*TargetResult][]float64{}
@@ -171,6 +197,9 @@ func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
 		tr.P99 = median(tr.Runs, func(r LoadResult) float64 { return r.LatencyMillis.P99 })
 	}
 	for i, su := range SetUps {
+		if o.TracingOnly {
+			break
+		}
 		sr := &rep.Servers[i]
 		rate := int(sr.Receiver.RPS / 2)
 		fmt.Fprintf(o.Progress, "hzhook (%s) at half its peak: %d requests/s for %s\n", su.Name, rate, o.Duration)
@@ -187,6 +216,7 @@ func RunIntake(ctx context.Context, o IntakeOptions) (IntakeReport, error) {
 		sr.HalfRate = half.load
 		sr.Receiver.PeakRSS = max(sr.Receiver.PeakRSS, half.rss)
 	}
+	rep.TraceExports, rep.TraceBytes = sink.Received()
 	return rep, nil
 }
 

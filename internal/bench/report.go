@@ -36,6 +36,9 @@ func (r IntakeReport) WriteMarkdown(w io.Writer, now time.Time) {
 		if sr.Embedded != nil {
 			targets = append(targets, *sr.Embedded)
 		}
+		if sr.Traced != nil {
+			targets = append(targets, *sr.Traced)
+		}
 		fmt.Fprintf(w, "### nats-server with %s\n\n", sr.SetUp.Name)
 		writeTargets(w, targets)
 		if sr.SetUp.Conf != "" {
@@ -79,6 +82,9 @@ func writeGoals(w io.Writer, sr ServerResult, bare TargetResult, vsHandGoal, vsB
 	fmt.Fprintf(w, "| receiver peak RSS | ≤ %d MiB | %.0f MiB | %s |\n", GoalRSS>>20, float64(sr.Receiver.PeakRSS)/(1<<20), yes(sr.Receiver.PeakRSS > 0 && sr.Receiver.PeakRSS <= GoalRSS))
 	if sr.Embedded != nil {
 		fmt.Fprintf(w, "| default set-up vs hand-rolled (same sync, its own server) | — | %.2f× | — |\n", ratio(sr.Embedded.RPS, sr.HandRolled.RPS))
+	}
+	if sr.Traced != nil {
+		fmt.Fprintf(w, "| default set-up, tracing on (every span to an OTLP sink) vs off | — | %.2f× | — |\n", ratio(sr.Traced.RPS, sr.Embedded.RPS))
 	}
 	fmt.Fprintln(w)
 }

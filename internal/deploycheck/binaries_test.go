@@ -12,6 +12,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/receiver"
+	"github.com/hzhook/hzhook/internal/tracing"
 	"github.com/hzhook/hzhook/internal/worker"
 )
 
@@ -40,12 +41,17 @@ func binaries() map[string]func(*config.Set) any {
 	}
 }
 
-// envNames lists the environment variables a binary reads.
+// envNames lists the environment variables a binary reads: its config definitions', and the
+// standard OpenTelemetry variables both binaries read through tracing.FromEnv and the SDK it calls
+// (this is the one place that says so).
 func envNames(binary string) map[string]bool {
 	set := config.NewSet(binary, func(string) (string, bool) { return "", false })
 	binaries()[binary](set)
 	names := map[string]bool{}
 	for _, n := range set.EnvNames() {
+		names[n] = true
+	}
+	for _, n := range tracing.EnvNames {
 		names[n] = true
 	}
 	return names

@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hzhook/hzhook/internal/tracing"
 )
 
 // chartDir is the Helm chart, relative to the repository root.
@@ -172,5 +175,41 @@ func TestChartExistingSecrets(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestChartTraces: otel.endpoint (and the protocol, sampler and otel.env) reach the receiver and
+// every worker group as the standard OTEL_* variables, which tracing.FromEnv accepts as the binaries
+// would; without an endpoint the chart sets none, and tracing stays off.
+func TestChartTraces(t *testing.T) {
+	cases := []struct {
+		name     string
+		values   chartValues
+		exporter string // "" = off
+	}{
+		{"defaults", chartValues{}, ""},
+		{"filled in", chartValues{files: []string{"internal/deploycheck/testdata/helm-filled-values.yaml"}}, "otlp grpc"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := parse(t, "helm "+tc.name, renderChart(t, tc.values))
+			for _, h := range m.hzContainers(t) {
+				tr, err := tracing.FromEnv(t.Context(), tracing.Options{ServiceName: "hzhook-" + h.binary,
+					LookupEnv: func(k string) (string, bool) { v, ok := h.env[k]; return v, ok }})
+				require.NoError(t, err, "%s", h)
+				assert.Equal(t, tc.exporter, tr.Exporter, "%s", h)
+				require.NoError(t, tr.ShutdownWithin(time.Second))
+				if tc.exporter == "" {
+					for k := range h.env {
+						assert.False(t, strings.HasPrefix(k, "OTEL_"), "%s sets %s without otel.endpoint", h, k)
+					}
+					continue
+				}
+				assert.Equal(t, "http://otel-collector.observability:4317", h.env["OTEL_EXPORTER_OTLP_ENDPOINT"], "%s", h)
+				assert.Equal(t, "parentbased_traceidratio", h.env["OTEL_TRACES_SAMPLER"], "%s", h)
+				assert.Equal(t, "0.25", h.env["OTEL_TRACES_SAMPLER_ARG"], "%s", h)
+				assert.Equal(t, "deployment.environment.name=prod", h.env["OTEL_RESOURCE_ATTRIBUTES"], "%s", h)
+			}
+		})
 	}
 }

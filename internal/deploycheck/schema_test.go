@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/config"
+	"github.com/hzhook/hzhook/internal/tracing"
 )
 
 var updateSchema = flag.Bool("update-schema", false, "rewrite the receiverConfig and workerConfig definitions of the chart's values.schema.json from the binaries' settings")
@@ -76,6 +77,31 @@ func configDefinition(binary string) map[string]any {
 	}
 }
 
+// otelManaged are the standard OpenTelemetry variables the chart sets from the otel values itself.
+var otelManaged = map[string]string{
+	tracing.EnvEndpoint:         "otel.endpoint",
+	tracing.EnvProtocol:         "otel.protocol",
+	tracing.EnvTracesSampler:    "otel.sampler",
+	tracing.EnvTracesSamplerArg: "otel.samplerArg",
+}
+
+// otelEnvDefinition is the JSON schema of otel.env: every other standard variable the binaries
+// read (tracing.EnvNames).
+func otelEnvDefinition() map[string]any {
+	props := map[string]any{}
+	for _, n := range tracing.EnvNames {
+		if otelManaged[n] == "" {
+			props[n] = map[string]any{"type": []any{"string", "integer", "number", "boolean"}}
+		}
+	}
+	return map[string]any{
+		"type":                 "object",
+		"description":          "more standard OpenTelemetry variables the binaries read (internal/tracing EnvNames); otel's own values set the endpoint, protocol and sampler",
+		"additionalProperties": false,
+		"properties":           props,
+	}
+}
+
 func schemaPath(t *testing.T) string {
 	return filepath.Join(repoRoot(t), chartDir, "values.schema.json")
 }
@@ -93,7 +119,7 @@ func TestChartSchemaCoversSettings(t *testing.T) {
 	defs, ok := schema["definitions"].(map[string]any)
 	require.True(t, ok, "values.schema.json has no definitions")
 
-	want := map[string]any{"receiverConfig": configDefinition("receiver"), "workerConfig": configDefinition("worker")}
+	want := map[string]any{"receiverConfig": configDefinition("receiver"), "workerConfig": configDefinition("worker"), "otelEnv": otelEnvDefinition()}
 	if *updateSchema {
 		for k, v := range want {
 			defs[k] = v
@@ -142,6 +168,9 @@ func TestChartSchemaRefusesMistakes(t *testing.T) {
 		{"group setting the group derives", []string{"workers.groups.ct-entry.config.HZ_TYPES=ct.entry"}, "HZ_TYPES"},
 		{"unknown value", []string{"receiver.replica=3"}, "replica"},
 		{"unknown autoscaling mode", []string{"workers.autoscaling.mode=cpu"}, "mode"},
+		{"misspelled OpenTelemetry variable", []string{"otel.env.OTEL_EXPORTER_OTLP_ENDPONT=http://c:4318"}, "OTEL_EXPORTER_OTLP_ENDPONT"},
+		{"OpenTelemetry protocol the exporter lacks", []string{"otel.endpoint=http://c:4318", "otel.protocol=http/json"}, "protocol"},
+		{"OpenTelemetry endpoint without a scheme", []string{"otel.endpoint=collector:4317"}, "endpoint"},
 		{"NATS cluster of two", []string{"nats.replicas=2"}, "replicas"},
 		{"external NATS without a URL", []string{"nats.enabled=false"}, "nats.external.url is required"},
 		{"no database", []string{"database.url="}, "database.url (or database.existingSecret) is required"},

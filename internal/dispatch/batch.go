@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
@@ -17,10 +18,11 @@ import (
 type delivery struct {
 	raw    jetstream.Msg
 	msg    Message
-	key    string // route key
-	label  string // bounded metrics label of key
-	err    error  // set when the message is unusable before any handler sees it
-	reason string // dead-letter reason of err
+	key    string     // route key
+	label  string     // bounded metrics label of key
+	err    error      // set when the message is unusable before any handler sees it
+	reason string     // dead-letter reason of err
+	span   trace.Span // the message's consumer span (no-op when tracing is off); ended when settled
 }
 
 // process routes one fetched batch: each route key's messages go to its handler in one Handle call,
@@ -33,7 +35,7 @@ func (d *Dispatcher) process(ctx context.Context, raws []jetstream.Msg) {
 	groups := map[string][]*delivery{}
 	var keys []string
 	for _, raw := range raws {
-		dv := d.prepare(raw)
+		dv := d.prepare(ctx, raw)
 		if d.o.Received != nil {
 			d.o.Received(dv.label, dv.msg.ReceivedAt)
 		}
@@ -58,8 +60,8 @@ func (d *Dispatcher) process(ctx context.Context, raws []jetstream.Msg) {
 	}
 }
 
-// prepare reads the metadata, headers and (when configured) the envelope of raw.
-func (d *Dispatcher) prepare(raw jetstream.Msg) *delivery {
+// prepare reads the metadata, headers and (when configured) the envelope of raw, and starts its span.
+func (d *Dispatcher) prepare(ctx context.Context, raw jetstream.Msg) *delivery {
 	h := raw.Headers()
 	dv := &delivery{raw: raw, msg: Message{
 		Subject: raw.Subject(),
@@ -89,6 +91,8 @@ func (d *Dispatcher) prepare(raw jetstream.Msg) *delivery {
 		}
 	}
 	dv.label = d.routeLabel(dv.key)
+	dv.span = d.startMessage(ctx, dv)
+	dv.msg.Trace = dv.span.SpanContext()
 	return dv
 }
 
@@ -99,14 +103,17 @@ func (d *Dispatcher) skip(ctx context.Context, dv *delivery) {
 		d.settle(ctx, dv, nil)
 		return
 	}
+	ctx = dv.msg.Context(ctx)
 	if d.firstUnknown(dv.key) {
 		d.o.Log.WarnContext(ctx, "no handler for event type; acknowledging", "type", dv.key, "consumer", d.o.Consumer)
 	}
 	if err := dv.raw.Ack(); err != nil {
 		d.o.Log.WarnContext(ctx, "ack failed", "err", err, "seq", dv.msg.Seq)
+		endMessage(dv.span, outcomeAckFailed, err)
 		return
 	}
 	d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeSkipped).Inc()
+	endMessage(dv.span, OutcomeSkipped, nil)
 }
 
 // handle calls the handler of key with the group's messages and settles each with its error.
@@ -116,7 +123,9 @@ func (d *Dispatcher) handle(ctx context.Context, key string, group []*delivery) 
 		batch[i] = dv.msg
 	}
 	start := time.Now()
-	errs := d.call(ctx, key, batch)
+	hctx, span := d.startHandle(ctx, key, batch)
+	errs := d.call(hctx, key, batch)
+	span.End()
 	d.m.seconds.WithLabelValues(d.o.Consumer, group[0].label).Observe(time.Since(start).Seconds())
 	if len(errs) != len(batch) {
 		err := fmt.Errorf("handler %s returned %d errors for %d messages", key, len(errs), len(batch))

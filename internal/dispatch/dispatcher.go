@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hzhook/hzhook/internal/queue"
@@ -23,10 +24,11 @@ type DeadLetterer interface {
 // route key. Every replica of a worker group runs one Dispatcher on the same consumer; JetStream
 // gives each message to one of them at a time.
 type Dispatcher struct {
-	js  jetstream.JetStream
-	dlq DeadLetterer
-	o   Options
-	m   *metrics
+	js     jetstream.JetStream
+	dlq    DeadLetterer
+	o      Options
+	m      *metrics
+	tracer trace.Tracer // nil: no spans
 
 	mu          sync.Mutex
 	seenUnknown map[string]bool // route keys already logged as unknown (bounded)
@@ -49,7 +51,11 @@ func New(js jetstream.JetStream, dlq DeadLetterer, o Options) (*Dispatcher, erro
 	if dlq == nil {
 		dlq = queue.NewPublisher(js)
 	}
-	return &Dispatcher{js: js, dlq: dlq, o: o, m: m, seenUnknown: map[string]bool{}}, nil
+	d := &Dispatcher{js: js, dlq: dlq, o: o, m: m, seenUnknown: map[string]bool{}}
+	if o.TracerProvider != nil {
+		d.tracer = o.TracerProvider.Tracer(tracerName)
+	}
+	return d, nil
 }
 
 // EnsureConsumer creates or updates the group's durable pull consumer: explicit ack, the configured

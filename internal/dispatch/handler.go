@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/events"
 )
@@ -21,6 +22,20 @@ type Message struct {
 	ReceivedAt time.Time
 	Seq        uint64 // stream sequence
 	Attempt    int    // 1 on the first delivery
+	// Trace is the span context of the message's own consumer span, a child of the trace context
+	// stored in its headers (the intake's publish, the outbox's alert publish); invalid when
+	// tracing is off. Handlers do the message's part of a batch in Context.
+	Trace trace.SpanContext
+}
+
+// Context returns ctx with the message's span as the current one: spans started from it are the
+// message's children and log records logged with it carry its trace_id. Without a valid span it is
+// ctx itself.
+func (m Message) Context(ctx context.Context) context.Context {
+	if !m.Trace.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, m.Trace)
 }
 
 // Handler processes a batch of messages of the types it was registered for. It returns one error

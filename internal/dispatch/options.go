@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/queue"
 )
@@ -48,6 +50,12 @@ type Options struct {
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// TracerProvider makes a consumer span of every message, ended when it is settled, and a span
+	// of every handler call linked to the spans of its messages. Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context stored in each message's headers: its consumer span
+	// continues that trace. Nil: none is read (each span starts a trace).
+	Propagator propagation.TextMapPropagator
 }
 
 // DefaultOptions are the tuning defaults of a dispatcher (the worker's --max-deliver, --backoff,

@@ -28,6 +28,16 @@ const (
 // When the dead letter cannot be stored the message is nak'ed instead, so it is never terminated
 // without a trace in HZ_DLQ. Failures are logged once, here.
 func (d *Dispatcher) settle(ctx context.Context, dv *delivery, err error) {
+	ctx = dv.msg.Context(ctx) // log with the message's trace
+	outcome := d.outcome(ctx, dv, err)
+	endMessage(dv.span, outcome, err)
+}
+
+// outcomeAckFailed is the span outcome of a message whose acknowledgement did not reach the
+// server: it comes again after AckWait.
+const outcomeAckFailed = "ack_failed"
+
+func (d *Dispatcher) outcome(ctx context.Context, dv *delivery, err error) string {
 	log := d.o.Log.With("type", dv.key, "seq", dv.msg.Seq, "attempt", dv.msg.Attempt,
 		"event_id", dv.msg.Header.Get(queue.HeaderEventID), "consumer", d.o.Consumer)
 	var perm *events.PermanentError
@@ -35,7 +45,7 @@ func (d *Dispatcher) settle(ctx context.Context, dv *delivery, err error) {
 	case err == nil:
 		if aerr := dv.raw.Ack(); aerr != nil {
 			log.WarnContext(ctx, "ack failed", "err", aerr)
-			return
+			return outcomeAckFailed
 		}
 		d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeOK).Inc()
 		level := slog.LevelDebug
@@ -43,20 +53,21 @@ func (d *Dispatcher) settle(ctx context.Context, dv *delivery, err error) {
 			level = slog.LevelInfo // test events are rare and sent on purpose: show them
 		}
 		log.Log(ctx, level, "event acknowledged", "source", dv.msg.Source)
+		return OutcomeOK
 	case errors.As(err, &perm):
 		reason := dv.reason
 		if reason == "" {
 			reason = ReasonInvalidPayload
 		}
-		d.deadLetter(ctx, log, dv, queue.ClassPermanent, reason, err)
+		return d.deadLetter(ctx, log, dv, queue.ClassPermanent, reason, err)
 	case dv.msg.Attempt >= d.o.MaxDeliver:
-		d.deadLetter(ctx, log, dv, queue.ClassTransient, ReasonMaxDeliver, err)
+		return d.deadLetter(ctx, log, dv, queue.ClassTransient, ReasonMaxDeliver, err)
 	default:
-		d.retry(ctx, log, dv, err)
+		return d.retry(ctx, log, dv, err)
 	}
 }
 
-func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, dv *delivery, err error) {
+func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, dv *delivery, err error) string {
 	delay := d.o.delay(dv.msg.Attempt)
 	if nerr := dv.raw.NakWithDelay(delay); nerr != nil {
 		// The server redelivers after AckWait anyway.
@@ -64,9 +75,10 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, dv *delivery, 
 	}
 	d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeRetried).Inc()
 	log.WarnContext(ctx, "event failed; retrying", "err", err, "retry_in", delay.String())
+	return OutcomeRetried
 }
 
-func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *delivery, class, reason string, err error) {
+func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *delivery, class, reason string, err error) string {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	derr := d.dlq.DeadLetter(dctx, queue.DeadLetter{
@@ -88,7 +100,7 @@ func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *deliv
 		log.ErrorContext(ctx, "dead-letter failed; retrying the event", "err", derr, "cause", err)
 		_ = dv.raw.NakWithDelay(d.o.delay(dv.msg.Attempt))
 		d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeRetried).Inc()
-		return
+		return OutcomeRetried
 	}
 	// Terminated only after the dead letter is stored: a crash in between redelivers the message,
 	// and its letter is deduplicated by stream, consumer and sequence.
@@ -97,4 +109,5 @@ func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, dv *deliv
 	}
 	d.m.processed.WithLabelValues(d.o.Consumer, dv.label, OutcomeDeadLettered).Inc()
 	log.WarnContext(ctx, "event dead-lettered", "class", class, "reason", reason, "err", err)
+	return OutcomeDeadLettered
 }

@@ -7,8 +7,15 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/inventory"
+	"github.com/hzhook/hzhook/internal/queue"
 	"github.com/hzhook/hzhook/internal/rules"
 )
 
@@ -37,21 +44,38 @@ type OutboxStore interface {
 // replicas racing) is stored once; each finding is counted and logged once, by the call that
 // marked it. It is safe for concurrent use.
 type Outbox struct {
-	store OutboxStore
-	pub   alerts.Publisher
-	m     *alerts.Metrics
-	log   *slog.Logger
-	now   func() time.Time
+	store  OutboxStore
+	pub    alerts.Publisher
+	m      *alerts.Metrics
+	log    *slog.Logger
+	now    func() time.Time
+	tracer trace.Tracer // nil: no spans
+	prop   propagation.TextMapPropagator
+}
+
+// Tracing is how an outbox traces what it publishes.
+type Tracing struct {
+	// TracerProvider makes a producer span of every alert published ("send HZ_ALERTS"), a child
+	// of the span of the event that made the finding (its stored TraceParent). Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator writes that span's trace context into the alert message's headers, so that the
+	// sinks' delivery continues the event's trace. Nil: none.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewOutbox returns the outbox of store publishing with pub; m counts new findings by type.
-func NewOutbox(store OutboxStore, pub alerts.Publisher, m *alerts.Metrics, log *slog.Logger, now func() time.Time) *Outbox {
-	return &Outbox{store: store, pub: pub, m: m, log: log, now: now}
+func NewOutbox(store OutboxStore, pub alerts.Publisher, m *alerts.Metrics, log *slog.Logger, now func() time.Time, tr Tracing) *Outbox {
+	o := &Outbox{store: store, pub: pub, m: m, log: log, now: now, prop: tr.Propagator}
+	if tr.TracerProvider != nil {
+		o.tracer = tr.TracerProvider.Tracer("github.com/hzhook/hzhook/internal/findings")
+	}
+	return o
 }
 
-// PublishIssuances publishes every unpublished finding of the given issuances. It returns the
-// first error of each issuance whose alerts did not all go out (the rest of that issuance's
-// findings are left for a retry), or err when the findings could not be read at all.
+// PublishIssuances publishes every unpublished finding of the given issuances, each in the trace
+// of the event that made it (its stored traceparent). It returns the first error of each issuance
+// whose alerts did not all go out (the rest of that issuance's findings are left for a retry), or
+// err when the findings could not be read at all.
 func (o *Outbox) PublishIssuances(ctx context.Context, issuances []string) (failed map[string]error, err error) {
 	rows, err := o.store.Unpublished(ctx, issuances)
 	if err != nil {
@@ -81,30 +105,56 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// publish publishes rows, each in the trace of the event that made its finding (none: the trace
+// of ctx, the expiry scan's for its own findings).
 func (o *Outbox) publish(ctx context.Context, rows []inventory.OutboxRow) map[string]error {
 	failed := map[string]error{}
 	for _, r := range rows {
 		if failed[r.TBSSHA256] != nil {
 			continue
 		}
-		var a alerts.Alert
-		if err := json.Unmarshal(r.Alert, &a); err != nil {
-			failed[r.TBSSHA256] = fmt.Errorf("decode stored alert %s: %w", r.DedupType, err)
-			continue
-		}
-		if _, err := alerts.Publish(ctx, o.pub, a); err != nil {
+		if err := o.publishRow(ctx, r); err != nil {
 			failed[r.TBSSHA256] = err
-			continue
-		}
-		first, err := o.store.MarkPublished(ctx, r.TBSSHA256, r.DedupType, o.now())
-		if err != nil {
-			failed[r.TBSSHA256] = err
-			continue
-		}
-		if first {
-			o.m.Finding(rules.Type(r.Type))
-			o.log.InfoContext(ctx, "finding alerted", "type", r.Type, "alert", a.ID, "tbsSha256", r.TBSSHA256, "sha256", a.Cert.SHA256)
 		}
 	}
 	return failed
+}
+
+func (o *Outbox) publishRow(ctx context.Context, r inventory.OutboxRow) error {
+	if origin := ParseTraceParent(r.TraceParent); origin.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, origin)
+	}
+	var span trace.Span = noop.Span{} // never the caller's: this code ends it
+	if o.tracer != nil {
+		ctx, span = o.tracer.Start(ctx, "send "+queue.StreamAlerts, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String(queue.AttrMessagingSystem, queue.MessagingSystem),
+			attribute.String(queue.AttrOperation, "send"),
+			attribute.String("hz.finding.type", r.Type),
+			attribute.String("hz.cert.tbs_sha256", r.TBSSHA256),
+		))
+		defer span.End()
+	}
+	var a alerts.Alert
+	if err := json.Unmarshal(r.Alert, &a); err != nil {
+		err = fmt.Errorf("decode stored alert %s: %w", r.DedupType, err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(queue.AttrDestination, alerts.Subject(a.Type)), attribute.String(queue.AttrMessageID, a.ID))
+	}
+	if _, err := alerts.Publish(ctx, o.pub, o.prop, a); err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	first, err := o.store.MarkPublished(ctx, r.TBSSHA256, r.DedupType, o.now())
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	if first {
+		o.m.Finding(rules.Type(r.Type))
+		o.log.InfoContext(ctx, "finding alerted", "type", r.Type, "alert", a.ID, "tbsSha256", r.TBSSHA256, "sha256", a.Cert.SHA256)
+	}
+	return nil
 }

@@ -70,7 +70,7 @@ func newAlertEnv(t *testing.T, s store, policyYAML string) *alertEnv {
 	env := &alertEnv{conn: conn, pub: &flakyPublisher{next: queue.NewPublisher(conn.JS)}, reg: prometheus.NewRegistry(),
 		now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	now := func() time.Time { return env.now }
-	outbox := findings.NewOutbox(s, env.pub, alerts.NewMetrics(env.reg), testenv.DiscardLog(), now)
+	outbox := findings.NewOutbox(s, env.pub, alerts.NewMetrics(env.reg), testenv.DiscardLog(), now, findings.Tracing{})
 	env.w = New(s, Options{Rules: rules.NewStatic(policy), Outbox: outbox, Now: now})
 	env.expiry = findings.ExpiryScan{Store: s, Rules: rules.NewStatic(policy), Outbox: outbox, Log: testenv.DiscardLog()}
 	return env

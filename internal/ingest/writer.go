@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/dispatch"
 	"github.com/hzhook/hzhook/internal/events"
@@ -44,6 +45,10 @@ type Options struct {
 	// Outbox publishes the alerts of new findings after the commit; nil leaves them stored and
 	// unpublished (the expiry scan's sweep publishes them later).
 	Outbox *findings.Outbox
+	// TracerProvider makes, for every message, a span of its part of the batch ("store
+	// ct.entry", a child of the message's span), and one span of the batch's transaction. Nil: no
+	// spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Writer writes ct.entry and pki.cert.new events into the inventory. It is safe for concurrent
@@ -54,6 +59,7 @@ type Writer struct {
 	now    func() time.Time
 	rules  PolicySource
 	outbox *findings.Outbox
+	tracer trace.Tracer // nil: no spans
 	events *prometheus.CounterVec
 	commit prometheus.Histogram
 }
@@ -70,8 +76,12 @@ func New(store Store, o Options) *Writer {
 		o.Registerer = prometheus.NewRegistry()
 	}
 	f := promauto.With(o.Registerer)
+	var tracer trace.Tracer
+	if o.TracerProvider != nil {
+		tracer = o.TracerProvider.Tracer(tracerName)
+	}
 	return &Writer{
-		store: store, log: o.Log, now: o.Now, rules: o.Rules, outbox: o.Outbox,
+		store: store, log: o.Log, now: o.Now, rules: o.Rules, outbox: o.Outbox, tracer: tracer,
 		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_inventory_events_total",
 			Help: "Events the inventory handler finished, by type and outcome (stored, permanent, error).",
@@ -130,6 +140,8 @@ type typeHandler struct {
 // is then permanent for that message.
 func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []error {
 	w := h.w
+	spans := w.startMessages(ctx, h.typ, batch)
+	defer spans.end()
 	errs := make([]error, len(batch))
 	var policy *rules.Policy
 	if w.rules != nil {
@@ -141,11 +153,13 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 		if b.err != nil {
 			errs[i] = b.err
 			w.events.WithLabelValues(h.typ, "permanent").Inc()
+			spans.fail(i, b.err)
 			continue
 		}
 		cs = append(cs, b.c)
 		idx = append(idx, i)
 	}
+	spans.event("decoded")
 	if len(cs) == 0 {
 		return errs
 	}
@@ -155,6 +169,7 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 				errs[i] = fmt.Errorf("inventory: %w", err)
 				w.events.WithLabelValues(h.typ, "error").Inc()
 			}
+			spans.committed(cs, idx, errs)
 			return errs
 		}
 	}
@@ -164,24 +179,26 @@ func (h typeHandler) Handle(ctx context.Context, batch []dispatch.Message) []err
 				cs[j].Findings[k].Suppressed = true
 			}
 		}
+		findings.WithTraceParent(cs[j].Findings, batch[idx[j]].Trace) // its alert continues this trace
 	}
 	ws := make([]inventory.Write, len(cs))
 	for j, c := range cs {
 		ws[j] = c.Write
 	}
 	start := time.Now()
-	err := w.store.Apply(ctx, ws)
+	err := w.apply(ctx, ws)
 	w.commit.Observe(time.Since(start).Seconds())
 	if err != nil && len(ws) > 1 && ctx.Err() == nil {
 		w.log.WarnContext(ctx, "batch write failed; writing its events one by one", "events", len(ws), "err", err)
 		for j, c := range cs {
-			errs[idx[j]] = w.result(h.typ, c, w.store.Apply(ctx, ws[j:j+1]))
+			errs[idx[j]] = w.result(h.typ, c, w.apply(batch[idx[j]].Context(ctx), ws[j:j+1]))
 		}
 	} else {
 		for j, c := range cs {
 			errs[idx[j]] = w.result(h.typ, c, err)
 		}
 	}
+	spans.committed(cs, idx, errs)
 	w.publish(ctx, cs, idx, errs)
 	return errs
 }
@@ -302,7 +319,8 @@ func newerCopy(row *inventory.CertRow, prev inventory.StoredCert) bool {
 	}
 }
 
-// publish publishes the unpublished findings of the issuances of the stored messages of a batch.
+// publish publishes the unpublished findings of the issuances of the stored messages of a batch,
+// each alert in the trace of the message that made its finding (FindingRow.TraceParent).
 // A message whose issuance still has an unpublished finding afterwards gets a transient error: its
 // redelivery finds the finding again and publishes it.
 func (w *Writer) publish(ctx context.Context, cs []change, idx []int, errs []error) {

@@ -8,6 +8,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
@@ -51,6 +56,12 @@ type Options struct {
 	PublishTimeout time.Duration    // bound on waiting for the stream's acknowledgement
 	Now            func() time.Time // clock for the receive-time header
 	Registerer     prometheus.Registerer
+	// TracerProvider makes the producer span of each publish, a child of the span in Accept's ctx
+	// (the webhook request, the Pub/Sub message). Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the publish span's trace context into the stored event's headers, so the
+	// worker continues the trace; it also reads a redriven letter's (ServeReverify). Nil: none.
+	Propagator propagation.TextMapPropagator
 }
 
 // Intake verifies and stores deliveries. It is safe for concurrent use.
@@ -60,6 +71,8 @@ type Intake struct {
 	timeout  time.Duration
 	now      func() time.Time
 	m        *metrics
+	tracer   trace.Tracer // nil: no spans
+	prop     propagation.TextMapPropagator
 }
 
 // New returns an Intake that checks deliveries with v and stores them with p.
@@ -73,7 +86,28 @@ func New(v Verifier, p Publisher, o Options) *Intake {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	return &Intake{verifier: v, pub: p, timeout: o.PublishTimeout, now: o.Now, m: newMetrics(o.Registerer)}
+	in := &Intake{verifier: v, pub: p, timeout: o.PublishTimeout, now: o.Now, m: newMetrics(o.Registerer), prop: o.Propagator}
+	if o.TracerProvider != nil {
+		in.tracer = o.TracerProvider.Tracer(tracerName)
+	}
+	return in
+}
+
+// tracerName is the instrumentation scope of intake's spans.
+const tracerName = "github.com/hzhook/hzhook/internal/intake"
+
+// startPublish starts the producer span of storing ev (a no-op span without a tracer).
+func (in *Intake) startPublish(ctx context.Context, ev queue.StoredEvent, msgID string) (context.Context, trace.Span) {
+	if in.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	// The event's id and type are on the parent (the request, the Pub/Sub message); every
+	// attribute costs again when the span is exported.
+	return in.tracer.Start(ctx, "send "+queue.StreamEvents, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String(queue.AttrMessagingSystem, queue.MessagingSystem),
+		attribute.String(queue.AttrDestination, queue.Subject(ev.Type)),
+		attribute.String(queue.AttrMessageID, msgID),
+	))
 }
 
 // Accept checks d and stores it in HZ_EVENTS. It returns nil only after JetStream acknowledged the
@@ -104,12 +138,19 @@ func (in *Intake) Accept(ctx context.Context, d Delivery) (Result, error) {
 
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
 	defer cancel()
+	msgID := stored.MsgID()
+	pctx, span := in.startPublish(pctx, stored, msgID)
+	defer span.End()
 	start := time.Now()
-	dup, err := in.pub.Publish(pctx, stored.Msg(), stored.MsgID())
+	dup, err := in.pub.Publish(pctx, stored.TracedMsg(pctx, in.prop), msgID)
 	in.m.enqueueSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		in.m.unavailable.WithLabelValues(src).Inc()
+		span.SetStatus(codes.Error, err.Error())
 		return Result{Event: ev}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if dup && span.IsRecording() {
+		span.SetAttributes(attribute.Bool("hz.duplicate", true))
 	}
 	if dup {
 		in.m.duplicates.WithLabelValues(src).Inc()

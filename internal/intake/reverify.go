@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hzhook/hzhook/internal/queue"
 )
@@ -25,7 +28,10 @@ const receiversQueue = "hz-receivers"
 // This is the only way a never-verified dead letter is redriven.
 func ServeReverify(ctx context.Context, nc *nats.Conn, in *Intake, log *slog.Logger) error {
 	sub, err := nc.QueueSubscribe(queue.ReverifySubject, receiversQueue, func(m *nats.Msg) {
+		ctx, span := in.startReverify(ctx, m)
+		defer span.End()
 		reply := in.reverify(ctx, m)
+		span.SetAttributes(attribute.String("hz.reverify.outcome", reply.Outcome))
 		if reply.Outcome == queue.ReverifyRejected {
 			log.InfoContext(ctx, "redriven delivery still rejected", "reason", reply.Reason)
 		} else {
@@ -44,6 +50,18 @@ func ServeReverify(ctx context.Context, nc *nats.Conn, in *Intake, log *slog.Log
 		return fmt.Errorf("unsubscribe %s: %w", queue.ReverifySubject, err)
 	}
 	return nil
+}
+
+// startReverify starts the server span of one reverify request, a child of the trace context the
+// dead letter kept (the Pub/Sub message that was refused), or a no-op span without a tracer.
+func (in *Intake) startReverify(ctx context.Context, m *nats.Msg) (context.Context, trace.Span) {
+	if in.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	ctx = queue.ExtractTrace(ctx, in.prop, m.Header)
+	return in.tracer.Start(ctx, "reverify", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String(queue.AttrMessagingSystem, queue.MessagingSystem),
+			attribute.String(queue.AttrDestination, queue.ReverifySubject)))
 }
 
 func (in *Intake) reverify(ctx context.Context, m *nats.Msg) queue.Reverdict {

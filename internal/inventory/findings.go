@@ -74,6 +74,7 @@ func (s *Store) RecordFindings(ctx context.Context, fs []FindingRow) error {
 type OutboxRow struct {
 	TBSSHA256, DedupType, Type string
 	Alert                      []byte // JSON alerts.Alert
+	TraceParent                string // of the event that made the finding; "" when not traced
 }
 
 // Unpublished returns the findings of the given issuances whose alert is not yet published, leaving
@@ -85,7 +86,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	for len(issuances) > 0 {
 		n := min(chunk, len(issuances))
 		var a args
-		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL AND tbs_sha256 IN ("+
+		rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert, trace_parent FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL AND tbs_sha256 IN ("+
 			a.addAll(issuances[:n])+") ORDER BY tbs_sha256, dedup_type", a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
@@ -104,7 +105,7 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 // UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first,
 // leaving out authorized ones.
 func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert, trace_parent FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
 	}
@@ -117,7 +118,7 @@ func scanOutbox(rows *sql.Rows) ([]OutboxRow, error) {
 	for rows.Next() {
 		var r OutboxRow
 		var alert string
-		if err := rows.Scan(&r.TBSSHA256, &r.DedupType, &r.Type, &alert); err != nil {
+		if err := rows.Scan(&r.TBSSHA256, &r.DedupType, &r.Type, &alert, &r.TraceParent); err != nil {
 			return nil, fmt.Errorf("store: unpublished findings: %w", err)
 		}
 		r.Alert = []byte(alert)

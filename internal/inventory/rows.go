@@ -77,6 +77,9 @@ type FindingRow struct {
 	// findings of an import, which are history). Within one batch an alerting finding wins over a
 	// suppressed one of the same key.
 	Suppressed bool
+	// TraceParent is the W3C traceparent of the event message that made the finding ("": not
+	// traced); its alert is published in that trace.
+	TraceParent string
 }
 
 // Ms is the precision both databases keep (Hardenize's own precision too): times handed to the

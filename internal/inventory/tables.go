@@ -208,6 +208,7 @@ var findingsTable = table[FindingRow]{
 		{"created_at", "timestamptz", func(f FindingRow) any { return f.CreatedAt }},
 		{"suppressed", "boolean", func(f FindingRow) any { return f.Suppressed }},
 		{"lints", "text", func(f FindingRow) any { return jsonList(f.Lints) }},
+		{"trace_parent", "text", func(f FindingRow) any { return f.TraceParent }},
 	},
 	conflict: "ON CONFLICT (tbs_sha256, dedup_type) DO NOTHING",
 }

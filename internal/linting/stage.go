@@ -224,6 +224,7 @@ func (s *Stage) Handle(ctx context.Context, batch []dispatch.Message) []error {
 				fs[k].Suppressed = true
 			}
 		}
+		findings.WithTraceParent(fs, batch[i].Trace) // its alert continues this event's trace
 		claimed[fp+"/"+it.sha] = true
 		runs, finds = append(runs, run), append(finds, fs...)
 		it.lints, linted[it.sha] = true, true // its repeats in this batch are skipped

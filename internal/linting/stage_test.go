@@ -267,7 +267,7 @@ func testAlertOncePerIssuance(t *testing.T, s *inventory.Store, certs []corpus.C
 	require.NoError(t, queue.EnsureAlertStream(context.Background(), conn.JS))
 	reg := prometheus.NewRegistry()
 	pub := &flakyPublisher{next: queue.NewPublisher(conn.JS)}
-	outbox := findings.NewOutbox(s, pub, alerts.NewMetrics(reg), testenv.DiscardLog(), time.Now)
+	outbox := findings.NewOutbox(s, pub, alerts.NewMetrics(reg), testenv.DiscardLog(), time.Now, findings.Tracing{})
 	stage, err := New(s, Options{Registerer: reg, Rules: newPolicy(t, "lints: {alert: {precerts: true}}"), Outbox: outbox})
 	require.NoError(t, err)
 

@@ -16,11 +16,12 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// New returns a JSON logger writing to w at the given level.
+// New returns a JSON logger writing to w at the given level. Records logged with a context that
+// holds a valid span carry its trace_id and span_id (WithTrace).
 func New(w io.Writer, level string) (*slog.Logger, error) {
 	l, err := ParseLevel(level)
 	if err != nil {
 		return nil, err
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(WithTrace(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }

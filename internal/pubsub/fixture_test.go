@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/intake"
@@ -49,7 +51,8 @@ func newFixture(t *testing.T, mutate func(*Config), wrap ...func(Acceptor) Accep
 type fixtureOptions struct {
 	mutate func(*Config)
 	wrap   []func(Acceptor) Acceptor
-	now    func() time.Time // the receiver's clock; time.Now when nil
+	now    func() time.Time     // the receiver's clock; time.Now when nil
+	tp     trace.TracerProvider // traces the source and the intake (W3C propagation) when set
 }
 
 func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
@@ -69,7 +72,12 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	pub := queue.NewPublisher(conn.JS)
-	var in Acceptor = intake.New(verify.NewVerifier(store, 5*time.Minute, o.now), pub, intake.Options{PublishTimeout: 2 * time.Second, Registerer: reg})
+	var prop propagation.TextMapPropagator
+	if o.tp != nil {
+		prop = propagation.TraceContext{}
+	}
+	var in Acceptor = intake.New(verify.NewVerifier(store, 5*time.Minute, o.now), pub, intake.Options{PublishTimeout: 2 * time.Second, Registerer: reg,
+		TracerProvider: o.tp, Propagator: prop})
 	for _, w := range wrap {
 		in = w(in)
 	}
@@ -81,7 +89,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	f.src, err = New(context.Background(), cfg, in, pub, Deps{Log: quietLog(), Registerer: reg})
+	f.src, err = New(context.Background(), cfg, in, pub, Deps{Log: quietLog(), Registerer: reg, TracerProvider: o.tp, Propagator: prop})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, f.src.Close()) })
 	f.start()

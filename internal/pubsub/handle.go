@@ -8,6 +8,10 @@ import (
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
 	"github.com/nats-io/nats.go"
+	otelattr "go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/intake"
@@ -26,6 +30,8 @@ const DeadLetterStage = "pubsub"
 func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 	s.busy.Add(1)
 	defer s.busy.Done()
+	ctx, span := s.startSpan(ctx, m)
+	defer span.End()
 	start := time.Now()
 	s.m.received.Inc()
 	if !m.PublishTime.IsZero() {
@@ -52,6 +58,16 @@ func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 		PublishedAt: m.PublishTime,
 	})
 	var rej *intake.RejectError
+	if span.IsRecording() {
+		switch {
+		case errors.As(err, &rej):
+			span.SetAttributes(otelattr.String("hz.reject.reason", rej.Reason))
+		case err != nil:
+			span.SetStatus(codes.Error, err.Error())
+		default:
+			span.SetAttributes(otelattr.String(queue.AttrEventID, res.Event.ID), otelattr.String(queue.AttrEventType, res.Event.Type))
+		}
+	}
 	switch {
 	case err == nil:
 		outcome := OutcomeStored
@@ -64,7 +80,9 @@ func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 	case errors.As(err, &rej):
 		s.m.rejected.WithLabelValues(rej.Reason).Inc()
 		s.log.InfoContext(ctx, "message rejected; dead-lettering", "reason", rej.Reason, "err", rej.Err, "message_id", m.ID)
-		if err := s.storeDeadLetter(ctx, s.deadLetter(m, rej)); err != nil {
+		dl := s.deadLetter(m, rej)
+		queue.InjectTrace(ctx, s.prop, dl.Header) // its redrive continues this trace
+		if err := s.storeDeadLetter(ctx, dl); err != nil {
 			s.log.WarnContext(ctx, "dead-letter failed; nacking for redelivery", "err", err, "message_id", m.ID)
 			s.pause(ctx)
 			s.nack(m, NackDeadLetterFailed, start)
@@ -76,6 +94,26 @@ func (s *Source) handle(ctx context.Context, m *gpubsub.Message) {
 		s.pause(ctx)
 		s.nack(m, NackUnavailable, start)
 	}
+}
+
+// startSpan starts the consumer span of one message: a new root (Hardenize publishes from outside;
+// nothing in the message's attributes is trusted as a parent), or a no-op span without a tracer.
+func (s *Source) startSpan(ctx context.Context, m *gpubsub.Message) (context.Context, trace.Span) {
+	if s.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	attempt := 1
+	if m.DeliveryAttempt != nil {
+		attempt = *m.DeliveryAttempt
+	}
+	return s.tracer.Start(ctx, "process "+s.sub.String(), trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			otelattr.String("messaging.system", "gcp_pubsub"),
+			otelattr.String("messaging.operation.type", "process"),
+			otelattr.String("messaging.destination.subscription.name", s.sub.String()),
+			otelattr.String("messaging.message.id", m.ID),
+			otelattr.Int(queue.AttrAttempt, attempt),
+		))
 }
 
 // storeDeadLetter is not cut short by shutdown, only by its own timeout, like intake's publish.

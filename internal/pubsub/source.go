@@ -10,6 +10,8 @@ import (
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -83,6 +85,12 @@ type Deps struct {
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time // dead-letter time
+	// TracerProvider makes a consumer span of each message, the parent of intake's spans. Nil: no
+	// spans.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the message span's trace context into a rejected message's dead letter, so
+	// that its redrive (verified again by a receiver) continues the trace. Nil: none.
+	Propagator propagation.TextMapPropagator
 }
 
 // Source receives the subscription's messages and hands each to the intake. Run it once.
@@ -96,6 +104,8 @@ type Source struct {
 	now    func() time.Time
 	m      *metrics
 	slots  chan struct{}
+	tracer trace.Tracer // nil: no spans
+	prop   propagation.TextMapPropagator
 	health health
 	busy   sync.WaitGroup // messages being handled
 }
@@ -127,12 +137,17 @@ func New(ctx context.Context, cfg Config, in Acceptor, dlq DeadLetterer, d Deps)
 		Behavior: gpubsub.ShutdownBehaviorWaitForProcessing,
 		Timeout:  cfg.ShutdownTimeout,
 	}
-	return &Source{
+	s := &Source{
 		cfg: cfg, client: client, sub: sub, in: in, dlq: dlq,
 		log: d.Log.With("component", "pubsub", "subscription", sub.String()),
 		now: d.Now, m: newMetrics(d.Registerer),
 		slots: make(chan struct{}, cfg.MaxCallbacks),
-	}, nil
+		prop:  d.Propagator,
+	}
+	if d.TracerProvider != nil {
+		s.tracer = d.TracerProvider.Tracer("github.com/hzhook/hzhook/internal/pubsub")
+	}
+	return s, nil
 }
 
 // clientOptions points the client at the emulator (no credentials) or at Google Cloud with the

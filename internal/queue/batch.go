@@ -17,6 +17,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Headers of a JetStream atomic batch publish (nats-server 2.12 and later, stream allow_atomic).
@@ -54,6 +58,10 @@ type GroupCommitOptions struct {
 	CommitTimeout time.Duration
 	Log           *slog.Logger
 	Registerer    prometheus.Registerer
+	// TracerProvider, when set, makes a span of each batch commit, linked to the span of every
+	// publish it carries (one batch serves many traces); each publish's own span (the caller's, in
+	// ctx) is told the size of the batch that stored it. Nil: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultGroupCommitOptions are the batch bounds used when nothing else is configured.
@@ -107,12 +115,13 @@ type Ack struct {
 // The stream must allow atomic publishes (EnsureStreams sets it for HZ_EVENTS). GroupCommit is safe
 // for concurrent use; Close stops it after the messages already handed to it are settled.
 type GroupCommit struct {
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	o    GroupCommitOptions
-	m    *batchMetrics
-	idPf string
-	ids  atomic.Uint64
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	o      GroupCommitOptions
+	m      *batchMetrics
+	tracer trace.Tracer // nil: no spans
+	idPf   string
+	ids    atomic.Uint64
 	// settled is when the last batch was acknowledged or failed (Unix nanoseconds).
 	settled atomic.Int64
 
@@ -136,13 +145,15 @@ type entry struct {
 	size  int
 	id    string
 	state atomic.Int32
-	res   chan result // cap 1
+	res   chan result       // cap 1
+	span  trace.SpanContext // of the publish (the caller's span); linked from the batch's span
 }
 
 type result struct {
 	ack      Ack
 	err      error
 	fallback bool // the batch failed as a whole: publish msg on its own
+	batch    int  // messages in the batch that carried msg
 }
 
 // NewGroupCommit starts a GroupCommit publishing on nc (js is nc's JetStream context). Call Close
@@ -156,6 +167,9 @@ func NewGroupCommit(nc *nats.Conn, js jetstream.JetStream, o GroupCommitOptions)
 	g := &GroupCommit{
 		nc: nc, js: js, o: o, m: newBatchMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:]),
 		wake: make(chan struct{}, 1), slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{}),
+	}
+	if o.TracerProvider != nil {
+		g.tracer = o.TracerProvider.Tracer(tracerName)
 	}
 	go g.collect()
 	return g, nil
@@ -171,7 +185,7 @@ func (g *GroupCommit) Publish(ctx context.Context, msg *nats.Msg, msgID string) 
 
 // PublishAck is Publish that also reports the stream sequence of the message.
 func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID string) (Ack, error) {
-	e := &entry{msg: copyMsg(msg, msgID), id: msgID, res: make(chan result, 1)}
+	e := &entry{msg: copyMsg(msg, msgID), id: msgID, res: make(chan result, 1), span: trace.SpanContextFromContext(ctx)}
 	e.size = len(e.msg.Subject) + len(e.msg.Data)
 	for k, vs := range e.msg.Header {
 		for _, v := range vs {
@@ -189,6 +203,12 @@ func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID strin
 
 	select {
 	case r := <-e.res:
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(attribute.Int(AttrBatchMessages, r.batch))
+			if r.fallback {
+				span.SetAttributes(attribute.Bool(AttrBatchFallback, true))
+			}
+		}
 		if !r.fallback {
 			return r.ack, r.err
 		}
@@ -362,17 +382,25 @@ func (g *GroupCommit) send(batch []*entry) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), g.o.CommitTimeout)
 	defer cancel()
-	g.m.messages.Observe(float64(len(batch)))
-	if len(batch) == 1 {
+	ctx, span := g.startBatchSpan(ctx, batch)
+	defer span.End()
+	n := len(batch)
+	g.m.messages.Observe(float64(n))
+	if n == 1 {
 		ack, err := g.publishAlone(ctx, batch[0].msg)
 		g.m.commitSeconds.Observe(time.Since(start).Seconds())
-		batch[0].res <- result{ack: ack, err: err}
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		batch[0].res <- result{ack: ack, err: err, batch: 1}
 		return
 	}
 	first, err := g.commit(ctx, batch)
 	g.m.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		reason := fallbackReason(err)
+		span.SetAttributes(attribute.String("hz.batch.fallback_reason", reason))
+		span.SetStatus(codes.Error, err.Error())
 		g.m.fallbacks.WithLabelValues(reason).Inc()
 		lvl := slog.LevelWarn
 		if reason == "duplicate" {
@@ -381,13 +409,32 @@ func (g *GroupCommit) send(batch []*entry) {
 		g.o.Log.Log(ctx, lvl, "atomic batch failed; publishing its messages one by one",
 			"messages", len(batch), "reason", reason, "err", err)
 		for _, e := range batch {
-			e.res <- result{fallback: true}
+			e.res <- result{fallback: true, batch: n}
 		}
 		return
 	}
 	for i, e := range batch {
-		e.res <- result{ack: Ack{Sequence: first + uint64(i)}}
+		e.res <- result{ack: Ack{Sequence: first + uint64(i)}, batch: n}
 	}
+}
+
+// startBatchSpan starts the span of one batch commit: a root of its own (a batch belongs to no
+// single delivery), linked to the span of every publish in it. Without a tracer it is a no-op span.
+func (g *GroupCommit) startBatchSpan(ctx context.Context, batch []*entry) (context.Context, trace.Span) {
+	if g.tracer == nil {
+		return ctx, noop.Span{}
+	}
+	links := make([]trace.Link, 0, len(batch))
+	for _, e := range batch {
+		if e.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: e.span})
+		}
+	}
+	return g.tracer.Start(ctx, "group commit", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithLinks(links...), trace.WithAttributes(
+			attribute.String(AttrMessagingSystem, MessagingSystem),
+			attribute.Int(AttrBatchMessages, len(batch)),
+		))
 }
 
 // batchAck is nats-server's acknowledgement of an atomic batch: the sequence of its last message,

@@ -1,9 +1,11 @@
 package queue
 
 import (
+	"context"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // StoredEvent is a Hardenize event as every intake stores it in HZ_EVENTS (webhook, Pub/Sub,
@@ -32,6 +34,15 @@ func (e StoredEvent) Msg() *nats.Msg {
 	msg.Header.Set(HeaderEventType, e.Type)
 	msg.Header.Set(HeaderReceivedAt, e.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	msg.Header.Set(HeaderSource, e.Source)
+	return msg
+}
+
+// TracedMsg is Msg with the trace context of ctx among its headers (HeaderTraceParent,
+// HeaderTraceState, as p writes them; nothing when p is nil or ctx holds no valid span), so that the
+// worker that processes the event continues the trace of the delivery that stored it.
+func (e StoredEvent) TracedMsg(ctx context.Context, p propagation.TextMapPropagator) *nats.Msg {
+	msg := e.Msg()
+	InjectTrace(ctx, p, msg.Header)
 	return msg
 }
 

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hzhook/hzhook/internal/events"
@@ -39,6 +41,12 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry Registry
 	Out      io.Writer // where --dev prints its demo hook and the command to try it
+	// TracerProvider makes a span of every webhook request and Pub/Sub message and of its publish
+	// (the --dev worker's spans too). Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the publish's trace context into the stored event's headers, for the
+	// worker to continue. Nil: none.
+	Propagator propagation.TextMapPropagator
 }
 
 // App is a configured receiver with its listeners bound, ready to Run.
@@ -47,6 +55,8 @@ type App struct {
 	log      *slog.Logger
 	reg      Registry
 	out      io.Writer
+	tp       trace.TracerProvider // nil: no spans
+	prop     propagation.TextMapPropagator
 	secrets  *verify.Store
 	demo     *verify.Hook
 	embedded *queue.Embedded
@@ -73,7 +83,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		d.Out = io.Discard
 	}
 	log := d.Log
-	a := &App{cfg: cfg, log: log, reg: d.Registry, out: d.Out}
+	a := &App{cfg: cfg, log: log, reg: d.Registry, out: d.Out, tp: d.TracerProvider, prop: d.Propagator}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -183,15 +193,17 @@ func (a *App) Run(ctx context.Context) error {
 	in := intake.New(
 		verify.NewVerifier(a.secrets, a.cfg.Tolerance, time.Now),
 		pub,
-		intake.Options{PublishTimeout: a.cfg.PublishTimeout, Registerer: a.reg},
+		intake.Options{PublishTimeout: a.cfg.PublishTimeout, Registerer: a.reg, TracerProvider: a.tp, Propagator: a.prop},
 	)
 	webhookSrv := a.httpServer(webhook.NewServer(in, webhook.Options{
-		Path:         a.cfg.WebhookPath,
-		MaxBodyBytes: a.cfg.MaxBodyBytes,
-		MaxInFlight:  a.cfg.MaxInFlight,
-		RetryAfter:   5 * time.Second,
-		Log:          a.log,
-		Registerer:   a.reg,
+		Path:           a.cfg.WebhookPath,
+		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		MaxInFlight:    a.cfg.MaxInFlight,
+		RetryAfter:     5 * time.Second,
+		Log:            a.log,
+		Registerer:     a.reg,
+		TracerProvider: a.tp,
+		Propagator:     a.prop,
 	}))
 	src, err := a.newPubSubSource(ctx, in)
 	if err != nil {
@@ -298,7 +310,8 @@ func (a *App) newDevWorker(ctx context.Context, natsURL string) error {
 	cfg.AdminListen, cfg.AdminToken = a.cfg.DevAPIListen, a.devToken
 	cfg.Concurrency = 2 // one laptop process shares its cores with the receiver and NATS
 	cfg.ShutdownTimeout, cfg.LogLevel = a.cfg.ShutdownTimeout, a.cfg.LogLevel
-	w, err := worker.New(ctx, cfg, worker.Deps{Log: a.log.With("component", "worker"), Registry: prometheus.NewRegistry()})
+	w, err := worker.New(ctx, cfg, worker.Deps{Log: a.log.With("component", "worker"), Registry: prometheus.NewRegistry(),
+		TracerProvider: a.tp, Propagator: a.prop})
 	if err != nil {
 		return fmt.Errorf("dev worker: %w", err)
 	}

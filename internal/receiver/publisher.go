@@ -28,9 +28,10 @@ func (a *App) publisher() (_ intake.Publisher, stop func(context.Context), _ err
 		Linger:      d.GroupCommitLinger,
 		// Half the publish timeout: a batch that times out leaves its events time to be published
 		// one by one before the intake gives up on them.
-		CommitTimeout: a.cfg.PublishTimeout / 2,
-		Log:           a.log,
-		Registerer:    a.reg,
+		CommitTimeout:  a.cfg.PublishTimeout / 2,
+		Log:            a.log,
+		Registerer:     a.reg,
+		TracerProvider: a.tp,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -16,8 +16,10 @@ func (a *App) newPubSubSource(ctx context.Context, in pubsub.Acceptor) (*pubsub.
 		return nil, nil
 	}
 	src, err := pubsub.New(ctx, *a.pubsub, in, queue.NewPublisher(a.conn.JS), pubsub.Deps{
-		Log:        a.log,
-		Registerer: a.reg,
+		Log:            a.log,
+		Registerer:     a.reg,
+		TracerProvider: a.tp,
+		Propagator:     a.prop,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pubsub source: %w", err)

@@ -19,17 +19,18 @@ const StageAlerts = "alerts"
 func SinkConsumer(kind string) string { return "hz-alerts-" + kind }
 
 // newSinks builds the configured sinks: webhook, Slack, log.
-func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
+func newSinks(cfg AlertsConfig, log *slog.Logger, tel telemetry) ([]alerts.Sink, error) {
 	var out []alerts.Sink
+	tr := alerts.Tracing{TracerProvider: tel.tp, Propagator: tel.prop}
 	if cfg.WebhookURL != "" {
-		s, err := alerts.NewWebhookSink(alerts.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret})
+		s, err := alerts.NewWebhookSink(alerts.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Trace: tr})
 		if err != nil {
 			return nil, fmt.Errorf("--alert-webhook-url: %w", err)
 		}
 		out = append(out, s)
 	}
 	if cfg.SlackURL != "" {
-		s, err := alerts.NewSlackSink(alerts.SlackOptions{URL: cfg.SlackURL})
+		s, err := alerts.NewSlackSink(alerts.SlackOptions{URL: cfg.SlackURL, Trace: tr})
 		if err != nil {
 			return nil, fmt.Errorf("HZ_ALERT_SLACK_URL: %w", err)
 		}
@@ -43,7 +44,7 @@ func newSinks(cfg AlertsConfig, log *slog.Logger) ([]alerts.Sink, error) {
 
 // newSinkDispatcher returns the dispatcher delivering HZ_ALERTS to sink, with the worker's retry,
 // backoff and dead-letter settings (dead letters to hz.dlq.alerts).
-func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
+func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer, tel telemetry) (*dispatch.Dispatcher, error) {
 	return dispatch.New(conn.JS, nil, dispatch.Options{
 		Stream:         queue.StreamAlerts,
 		Consumer:       SinkConsumer(sink.Kind()),
@@ -60,5 +61,7 @@ func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts
 		ShutdownGrace:  cfg.ShutdownTimeout,
 		Log:            log,
 		Registerer:     reg,
+		TracerProvider: tel.tp,
+		Propagator:     tel.prop,
 	})
 }

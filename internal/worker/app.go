@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hzhook/hzhook/internal/alerts"
@@ -47,6 +49,19 @@ type Deps struct {
 	// APISleep waits between Hardenize API retries and operation polls of the certificate sync;
 	// real time when nil (tests pass a fast one).
 	APISleep func(ctx context.Context, d time.Duration) error
+	// TracerProvider makes the spans of every message consumed (events and alerts), of the
+	// inventory's writes, of alert publishes and of the alert sinks' requests. Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context stored with each message and writes it into the alerts
+	// published and the sinks' requests: an event is one trace from its webhook request to its
+	// alert's delivery. Nil: none (each message starts its own trace, when spans are made).
+	Propagator propagation.TextMapPropagator
+}
+
+// telemetry is the tracing every part of the worker is built with.
+type telemetry struct {
+	tp   trace.TracerProvider // nil: no spans
+	prop propagation.TextMapPropagator
 }
 
 // App is a configured worker: connected to NATS, admin listener bound, ready to Run.
@@ -70,15 +85,6 @@ type App struct {
 	stopping atomic.Bool
 }
 
-// Run consumes the configured types until ctx ends, serving the admin listener meanwhile.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, reg Registry) error {
-	a, err := New(ctx, cfg, Deps{Log: log, Registry: reg})
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
-}
-
 // New validates cfg, connects to NATS (retrying until ctx ends), binds the admin listener and sets
 // up the dispatcher of the worker group. Nothing is consumed or served until Run.
 func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
@@ -86,6 +92,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	a := &App{cfg: cfg, log: d.Log, reg: d.Registry}
+	tel := telemetry{tp: d.TracerProvider, prop: d.Propagator}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -114,10 +121,11 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		if err := a.newAuthz(ctx); err != nil {
 			return nil, err
 		}
-		o := ingest.Options{Log: d.Log, Registerer: d.Registry}
+		o := ingest.Options{Log: d.Log, Registerer: d.Registry, TracerProvider: tel.tp}
 		var outbox *findings.Outbox
 		if a.rules != nil {
-			outbox = findings.NewOutbox(a.store, queue.NewPublisher(a.conn.JS), am, d.Log, time.Now)
+			outbox = findings.NewOutbox(a.store, queue.NewPublisher(a.conn.JS), am, d.Log, time.Now,
+				findings.Tracing{TracerProvider: tel.tp, Propagator: tel.prop})
 			o.Rules, o.Outbox = a.authz, outbox
 		}
 		d.Handlers = ingest.New(a.store, o).Handlers()
@@ -126,27 +134,27 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 			if a.rules != nil {
 				policy = a.authz
 			}
-			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, policy, outbox, d.Handlers, d.Log, d.Registry); err != nil {
+			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, policy, outbox, d.Handlers, d.Log, d.Registry, tel); err != nil {
 				return nil, fmt.Errorf("lint stage: %w", err)
 			}
 		}
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
 			scan := findings.ExpiryScan{Store: a.store, Rules: a.authz, Outbox: outbox, Log: d.Log.With("component", "expiry")}
-			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now)
+			a.expiry = newExpiryScan(cfg.Alerts.ExpiryScanEvery, scan, a.conn, d.Log.With("component", "expiry"), d.Registry, time.Now, tel)
 		}
 	}
 	if a.admin, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return nil, fmt.Errorf("admin listener --admin-listen %s: %w", cfg.AdminListen, err)
 	}
-	if a.disp, err = newDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers, newLastEvent(d.Registry, time.Now).received); err != nil {
+	if a.disp, err = newDispatcher(a.conn, cfg, d.Log, d.Registry, d.Handlers, newLastEvent(d.Registry, time.Now).received, tel); err != nil {
 		return nil, err
 	}
-	sinks, err := newSinks(cfg.Alerts, d.Log)
+	sinks, err := newSinks(cfg.Alerts, d.Log, tel)
 	if err != nil {
 		return nil, err
 	}
 	for _, sink := range sinks {
-		sd, err := newSinkDispatcher(a.conn, cfg, sink, am, d.Log.With("component", "alerts", "sink", sink.Kind()), d.Registry)
+		sd, err := newSinkDispatcher(a.conn, cfg, sink, am, d.Log.With("component", "alerts", "sink", sink.Kind()), d.Registry, tel)
 		if err != nil {
 			return nil, fmt.Errorf("alert sink %s: %w", sink.Kind(), err)
 		}
@@ -283,7 +291,7 @@ func (a *App) close() {
 // durable consumer, the Hardenize envelope parsed, test events acknowledged, dead letters to stage
 // "worker", and received told of every event fetched.
 func newDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheus.Registerer, hs map[string]dispatch.Handler,
-	received func(label string, at time.Time)) (*dispatch.Dispatcher, error) {
+	received func(label string, at time.Time), tel telemetry) (*dispatch.Dispatcher, error) {
 	subjects := make([]string, 0, len(cfg.Types))
 	for _, t := range cfg.Types {
 		subjects = append(subjects, queue.Subject(t))
@@ -306,6 +314,8 @@ func newDispatcher(conn *queue.Conn, cfg Config, log *slog.Logger, reg prometheu
 		Received:       received,
 		Log:            log,
 		Registerer:     reg,
+		TracerProvider: tel.tp,
+		Propagator:     tel.prop,
 	})
 }
 

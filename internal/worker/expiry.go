@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/findings"
 	"github.com/hzhook/hzhook/internal/queue"
@@ -17,7 +18,9 @@ const expiryLockKey = "expiry-scan"
 
 // newExpiryScan runs scan every interval, one replica at a time: no event arrives when a
 // certificate quietly ages.
-func newExpiryScan(every time.Duration, scan findings.ExpiryScan, conn *queue.Conn, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *scheduled {
+// With tracing, each scan is a root span: the alerts of its own expiringSoon findings are published
+// under it (the findings events made are published in those events' traces, stored with them).
+func newExpiryScan(every time.Duration, scan findings.ExpiryScan, conn *queue.Conn, log *slog.Logger, reg prometheus.Registerer, now func() time.Time, tel telemetry) *scheduled {
 	return &scheduled{
 		name: expiryLockKey, every: every, js: conn.JS, owner: newOwner(), log: log,
 		runs: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
@@ -25,6 +28,11 @@ func newExpiryScan(every time.Duration, scan findings.ExpiryScan, conn *queue.Co
 			Help: "Scheduled expiry scans of the inventory, by outcome (ok, failed, skipped: another replica held the lock).",
 		}, []string{"outcome"}),
 		do: func(ctx context.Context, _ func()) ([]any, error) {
+			if tel.tp != nil {
+				var span trace.Span
+				ctx, span = tel.tp.Tracer("github.com/hzhook/hzhook/internal/worker").Start(ctx, "expiry scan", trace.WithNewRoot())
+				defer span.End()
+			}
 			st, err := scan.Run(ctx, now())
 			return []any{"scanned", st.Scanned, "found", st.Found, "published", st.Published}, err
 		},

@@ -39,7 +39,7 @@ func LintConsumerName(types []string) string {
 // are nil without --rules. Without a type that carries a certificate there is nothing to lint: no
 // stage, writer unchanged.
 func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy linting.PolicySource, outbox *findings.Outbox,
-	writer map[string]dispatch.Handler, log *slog.Logger, reg prometheus.Registerer) (map[string]dispatch.Handler, *dispatch.Dispatcher, error) {
+	writer map[string]dispatch.Handler, log *slog.Logger, reg prometheus.Registerer, tel telemetry) (map[string]dispatch.Handler, *dispatch.Dispatcher, error) {
 	if !slices.Contains(cfg.Types, events.TypeCTEntry) && !slices.Contains(cfg.Types, events.TypeCertNew) {
 		return writer, nil, nil
 	}
@@ -69,17 +69,19 @@ func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy l
 		Stage:          StageLint,
 		// The stage reads the envelope itself: an event it cannot read is the event writer's to
 		// dead-letter, once.
-		ParseEnvelope: false,
-		Handlers:      stage.Handlers(),
-		AckOnly:       []string{events.TypeTest},
-		MaxDeliver:    cfg.MaxDeliver,
-		Backoff:       cfg.Backoff,
-		AckWait:       cfg.AckWait,
-		BatchSize:     cfg.BatchSize,
-		Concurrency:   concurrency,
-		ShutdownGrace: cfg.ShutdownTimeout,
-		Log:           log,
-		Registerer:    reg,
+		ParseEnvelope:  false,
+		Handlers:       stage.Handlers(),
+		AckOnly:        []string{events.TypeTest},
+		MaxDeliver:     cfg.MaxDeliver,
+		Backoff:        cfg.Backoff,
+		AckWait:        cfg.AckWait,
+		BatchSize:      cfg.BatchSize,
+		Concurrency:    concurrency,
+		ShutdownGrace:  cfg.ShutdownTimeout,
+		Log:            log,
+		Registerer:     reg,
+		TracerProvider: tel.tp,
+		Propagator:     tel.prop,
 	})
 	if err != nil {
 		return nil, nil, err

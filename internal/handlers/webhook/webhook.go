@@ -14,6 +14,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hzhook/hzhook/internal/handlers"
 	"github.com/hzhook/hzhook/internal/intake"
@@ -33,6 +36,12 @@ type Options struct {
 	RetryAfter   time.Duration // sent with 429 and 503
 	Log          *slog.Logger
 	Registerer   prometheus.Registerer
+	// TracerProvider, when set, makes a server span of every request; intake's spans (the publish)
+	// are its children. Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator reads a traceparent the sender sent, which the server span links to (never
+	// continues: the listener is public). Nil: none is read.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewServer returns the echo instance of the public webhook listener: POST on o.Path and nothing
@@ -40,6 +49,9 @@ type Options struct {
 func NewServer(a Acceptor, o Options) *echo.Echo {
 	e, m := handlers.NewEcho("webhook", o.Log, o.Registerer)
 	retry := strconv.Itoa(max(1, int(o.RetryAfter.Seconds())))
+	if o.TracerProvider != nil {
+		e.Use(serverSpan(o.TracerProvider, o.Propagator, o.Path))
+	}
 	e.Use(middleware.RequestID(), handlers.InFlightLimit(o.MaxInFlight, retry, m))
 	h := &webhook{acceptor: a, maxBody: o.MaxBodyBytes, retryAfter: retry, log: o.Log}
 	e.POST(o.Path, h.receive)
@@ -84,6 +96,13 @@ func (h *webhook) receive(c echo.Context) error {
 		Source:    queue.SourceWebhook,
 	})
 	var rej *intake.RejectError
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		if errors.As(err, &rej) {
+			span.SetAttributes(attribute.String(AttrRejectReason, rej.Reason))
+		} else {
+			span.SetAttributes(attribute.String(queue.AttrEventID, res.Event.ID), attribute.String(queue.AttrEventType, res.Event.Type))
+		}
+	}
 	switch {
 	case errors.As(err, &rej):
 		h.log.InfoContext(ctx, "delivery rejected", "reason", rej.Reason, "err", rej.Err,

@@ -182,3 +182,18 @@ float64, which print as 1.048576e+06: whole numbers are printed as integers.
 {{ . }}
 {{- end -}}
 {{- end }}
+
+{{/* The standard OTEL_* variables of the receiver and the workers, from otel (none without an endpoint). */}}
+{{- define "hzhook.otelEnv" -}}
+{{- $env := dict -}}
+{{- with .Values.otel -}}
+{{- if .endpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" .endpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_PROTOCOL" (.protocol | default "http/protobuf") -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER" (.sampler | default "parentbased_always_on") -}}
+{{- if .samplerArg }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (toString .samplerArg) }}{{ end -}}
+{{- range $k, $v := .env }}{{ $_ := set $env $k (toString $v) }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $env -}}
+{{- end }}
