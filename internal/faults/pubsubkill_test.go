@@ -1,0 +1,78 @@
+package faults
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hzhook/hzhook/internal/events"
+	"github.com/hzhook/hzhook/internal/pubsub/pubsubtest"
+)
+
+// labelled reads the sample of name{labels} from the /metrics at url (0 when absent).
+func labelled(t *testing.T, url, name, labels string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+"{"+labels+"}") + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	require.NoError(t, err)
+	return v
+}
+
+// Scenario 14: kill -9 a receiver taking events from the Pub/Sub subscription while messages are
+// in flight: messages it stored in JetStream but had not acked yet on Pub/Sub come back to the
+// restarted receiver, and each is stored once (same Nats-Msg-Id); nothing published is lost.
+func TestKillPubSubReceiverBetweenStoreAndAck(t *testing.T) {
+	const n = 3000
+	host := pubsubtest.EmulatorHost(t)
+	topic := pubsubtest.NewTopic(t)
+	s := startStack(t, stackOptions{receiverEnv: []string{
+		"HZ_SOURCE=webhook,pubsub", "PUBSUB_EMULATOR_HOST=" + host,
+		"HZ_PUBSUB_PROJECT=" + topic.Project, "HZ_PUBSUB_SUBSCRIPTION=" + topic.Subscription,
+	}})
+	bodies := sampleBodies(t, events.TypeCTEntry, n)
+	go func() {
+		for _, b := range bodies {
+			topic.Publish(b, pubsubtest.Signed(org, hook, secret, time.Now(), b))
+		}
+	}()
+	require.Eventually(t, func() bool { return len(s.storedIDs()) >= n/3 }, 3*time.Minute, 50*time.Millisecond)
+	s.receiver.Kill()
+	atKill := len(s.storedIDs())
+	require.NoError(t, s.receiver.Start())
+	waitHTTP(t, s.readyURL, http.StatusOK, time.Minute)
+
+	metrics := s.readyURL[:len(s.readyURL)-len("/readyz")] + "/metrics"
+	require.Eventually(t, func() bool { return len(s.storedIDs()) == n }, 5*time.Minute, 200*time.Millisecond, "every published event is stored")
+	require.Eventually(t, func() bool { return topic.Pending() == 0 }, 2*time.Minute, time.Second, "and acked")
+	ids := s.storedIDs()
+	published := map[int]bool{}
+	for i := 1; i <= n; i++ {
+		published[i] = true
+	}
+	lost, dups := compare(n, published, ids)
+	redelivered := labelled(t, metrics, "hz_intake_duplicates_total", `source="pubsub"`)
+	record(row{N: 14, Scenario: "kill -9 a Pub/Sub receiver between the JetStream ack and the Pub/Sub ack", Sent: n, NoContent: n,
+		Stored: len(ids), Lost: lost, Duplicates: dups,
+		Note: fmt.Sprintf("killed with %d stored; %0.f redeliveries of stored events answered as duplicates after the restart", atKill, redelivered)})
+	assert.Less(t, atKill, n, "killed with messages still to take")
+	assert.Zero(t, lost, "every published message is stored")
+	assert.Zero(t, dups, "a redelivered message is stored once")
+	if redelivered == 0 {
+		t.Log("no stored-but-unacked message came back this time: the window was missed, the other counts still hold")
+	}
+}
