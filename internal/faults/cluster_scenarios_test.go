@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/worker"
 )
 
 // publishTimeout is the receiver's default --publish-timeout: the longest a webhook may wait for
@@ -186,4 +188,90 @@ func TestClusterKillAllNodesUnderLoad(t *testing.T) {
 	assert.Zero(t, lostBefore, "every 204 before the kill survived it")
 	assert.Zero(t, lost)
 	assert.Zero(t, dups)
+}
+
+// consumerLeader is the index of the node leading consumer of stream, once it has a leader that
+// is not one of the nodes named in down.
+func (c *cluster) consumerLeader(stream, consumer string, down ...int) int {
+	c.t.Helper()
+	conn := c.connect()
+	defer conn.Close(time.Second)
+	leader := -1
+	require.Eventually(c.t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cons, err := conn.JS.Consumer(ctx, stream, consumer)
+		if err != nil {
+			return false
+		}
+		info := cons.CachedInfo()
+		if info.Cluster == nil {
+			return false
+		}
+		leader = slices.Index(c.names, info.Cluster.Leader)
+		return leader >= 0 && !slices.Contains(down, leader)
+	}, time.Minute, 100*time.Millisecond, "consumer %s has a leader", consumer)
+	return leader
+}
+
+// Scenario 10: two worker replicas per group (ct.entry; pki.cert.new) on one PostgreSQL, on the
+// 3-node cluster, while the node leading the ct.entry group's consumer is killed with kill -9
+// under load and started again. The consumer moves to another node; every event answered 204 is
+// stored, and no alert is delivered twice.
+func TestClusterConsumerLeaderKilledUnderWorkersOnPostgres(t *testing.T) {
+	const n = 8000
+	c := startCluster(t)
+	_, webhook, _ := receiverOn(t, c.URL())
+	pg := startPostgres(t)
+	sink, sinkURL := newAlertSink(t)
+	env, args := alertArgs(t, sinkURL)
+	var workers []*workerProc
+	for _, types := range []string{events.TypeCTEntry, events.TypeCTEntry, events.TypeCertNew, events.TypeCertNew} {
+		workers = append(workers, workerOnEnv(t, c.URL(), pg.URL(), env, append(args, "--types", types, "--batch-size", "20", "--lint=false")...))
+	}
+	ct, cert := worker.ConsumerName([]string{events.TypeCTEntry}), worker.ConsumerName([]string{events.TypeCertNew})
+	leader := c.consumerLeader(queue.StreamEvents, ct)
+
+	bodies, certNew := sampleBodies(t, events.TypeCTEntry, n), sampleBodies(t, events.TypeCertNew, n)
+	for i := 1; i < n; i += 2 {
+		bodies[i] = certNew[i] // every even id is a pki.cert.new
+	}
+	snd := &sender{url: webhook, org: org, hook: hook, secret: secret, body: bodyOf(bodies)}
+	var newLeader int
+	loadThen(t, snd, n, 16, 0.3, func() {
+		c.kill(leader)
+		newLeader = c.consumerLeader(queue.StreamEvents, ct, leader)
+		require.NoError(t, c.nodes[leader].Start())
+	})
+	c.waitNode(leader)
+	require.Eventually(t, func() bool { return c.replicasCurrent(queue.StreamEvents) }, 2*time.Minute, 200*time.Millisecond,
+		"the killed node comes back on its data and catches up")
+
+	db := openStore(t, pg.URL())
+	waitStored(t, db, n, 3*time.Minute)
+	waitDrained(t, c.URL(), ct, cert)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inStore, err := storedEvents(ctx, db)
+	require.NoError(t, err)
+	findings := viewOf(t, workers[0].adminURL).Findings
+	settle(t, func() int { n, _ := sink.counts(); return n }, len(findings), "every finding alerts")
+	alerted, dupAlerts := sink.counts()
+	lost, dups := compare(n, snd.accepted, streamIDs(t, c.URL()))
+	lost += lostIn(snd.accepted, inStore)
+	retried := 0
+	for _, w := range workers {
+		retried += retriedDeliveries(t, w.adminURL)
+	}
+	dead := deadLetterCount(t, c.URL())
+	record(row{N: 10, Scenario: "kill -9 a worker consumer's leader node, 2 workers per group on PostgreSQL", Sent: n, NoContent: snd.count204(),
+		Stored: len(inStore), Lost: lost, Duplicates: dups + dupAlerts,
+		Note: fmt.Sprintf("%s led %s, %s after; %d findings, %d alerts; %d retried deliveries, %d dead-lettered",
+			c.names[leader], ct, c.names[newLeader], len(findings), alerted, retried, dead)})
+	assert.NotEqual(t, leader, newLeader, "the consumer moved")
+	assert.Zero(t, lost, "every 204 is stored")
+	assert.Zero(t, dups, "each event once in HZ_EVENTS")
+	assert.Zero(t, dupAlerts, "each finding alerted once")
+	assert.Zero(t, dead)
+	assert.Len(t, inStore, n)
 }
