@@ -75,8 +75,9 @@ BENCH_NOTE           ?=
 bench:
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/receiver ./cmd/worker ./cmd/hzctl ./cmd/hzbench github.com/nats-io/nats-server/v2
 	$(BIN)/hzbench intake --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --note "$(BENCH_NOTE)" --out bench/results.md
+	$(BIN)/hzbench cluster --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --note "$(BENCH_NOTE)" --out bench/results.md
 	$(BIN)/hzbench e2e --bin $(BIN) --runs $(BENCH_RUNS) --duration $(BENCH_DURATION) --rate $(BENCH_RATE) --note "$(BENCH_NOTE)" --out bench/results.md
-	scripts/with-services.sh $(BIN)/hzbench drain --go $(GO) --events $(BENCH_DRAIN_EVENTS) --baseline-events $(BENCH_DRAIN_BASELINE) --lint=$(BENCH_DRAIN_LINT) --note "$(BENCH_NOTE)" --out bench/results.md
+	HZ_WITH_DURABLE_POSTGRES=1 scripts/with-services.sh $(BIN)/hzbench drain --go $(GO) --events $(BENCH_DRAIN_EVENTS) --baseline-events $(BENCH_DRAIN_BASELINE) --lint=$(BENCH_DRAIN_LINT) --note "$(BENCH_NOTE)" --out bench/results.md
 	$(BIN)/hzbench lint --go $(GO) --certs $(BENCH_LINT_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
 	scripts/with-services.sh $(BIN)/hzbench console --go $(GO) --certificates $(BENCH_CONSOLE_CERTS) --note "$(BENCH_NOTE)" --out bench/results.md
 

@@ -3,14 +3,16 @@
 # for the console's browser tests, Debian's chromium (installed with apt-get when missing and apt
 # is usable: as root on a fresh machine; about a minute).
 # Each is started on a free loopback port unless already given (HZ_TEST_POSTGRES_URL,
-# PUBSUB_EMULATOR_HOST), and stopped again when the command ends. Under CI=true a service that
+# PUBSUB_EMULATOR_HOST), and stopped again when the command ends. The test PostgreSQL runs with
+# fsync=off; HZ_WITH_DURABLE_POSTGRES=1 starts a second one with fsync=on, as in production
+# (HZ_TEST_DURABLE_POSTGRES_URL, for the drain benchmark). Under CI=true a service that
 # cannot be started fails the run; elsewhere its tests are skipped with a message saying why.
 set -euo pipefail
 
 work=$(mktemp -d /tmp/hzhook-services.XXXXXX)
 chmod 755 "$work"
 pids=()
-pg_data=""
+pg_dirs=()
 pg_user=""
 
 cleanup() {
@@ -18,9 +20,9 @@ cleanup() {
   for p in "${pids[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
-  if [ -n "$pg_data" ]; then
-    run_pg pg_ctl -D "$pg_data" -m immediate stop >/dev/null 2>&1
-  fi
+  for d in "${pg_dirs[@]:-}"; do
+    [ -n "$d" ] && run_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,25 +63,27 @@ run_pg() { # PostgreSQL refuses to run as root: use the postgres (or nobody) acc
   fi
 }
 
-start_postgres() {
-  if [ -n "${HZ_TEST_POSTGRES_URL:-}" ]; then return 0; fi
+start_postgres() { # start_postgres <name> <fsync on|off> <variable to export the URL in>
+  local name=$1 fsync=$2 var=$3
+  if [ -n "${!var:-}" ]; then return 0; fi
   if ! PGBIN=$(pg_bin); then fail_or_skip "PostgreSQL (initdb, pg_ctl) not found"; return 0; fi
   export PGBIN
   pg_user=postgres
   id -u postgres >/dev/null 2>&1 || pg_user=nobody
-  pg_data="$work/pg"
-  mkdir -p "$pg_data"
-  [ "$(id -u)" = "0" ] && chown "$pg_user" "$pg_data" "$work"
+  local data="$work/$name"
+  mkdir -p "$data"
+  [ "$(id -u)" = "0" ] && chown "$pg_user" "$data" "$work"
   local port; port=$(free_port)
-  if ! run_pg initdb -D "$pg_data" -U hzhook -A trust >"$work/initdb.log" 2>&1; then
-    cat "$work/initdb.log" >&2; pg_data=""; fail_or_skip "initdb failed"; return 0
+  if ! run_pg initdb -D "$data" -U hzhook -A trust >"$work/$name-initdb.log" 2>&1; then
+    cat "$work/$name-initdb.log" >&2; fail_or_skip "initdb failed"; return 0
   fi
-  if ! run_pg pg_ctl -D "$pg_data" -l "$work/pg.log" -w -t 60 \
-      -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; then
-    cat "$work/pg.log" >&2; pg_data=""; fail_or_skip "PostgreSQL did not start"; return 0
+  if ! run_pg pg_ctl -D "$data" -l "$work/$name.log" -w -t 60 \
+      -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c fsync=$fsync -c max_connections=200" start >/dev/null; then
+    cat "$work/$name.log" >&2; fail_or_skip "PostgreSQL did not start"; return 0
   fi
-  export HZ_TEST_POSTGRES_URL="postgres://hzhook@127.0.0.1:$port/postgres?sslmode=disable"
-  echo "with-services: PostgreSQL on 127.0.0.1:$port" >&2
+  pg_dirs+=("$data")
+  export "$var=postgres://hzhook@127.0.0.1:$port/postgres?sslmode=disable"
+  echo "with-services: PostgreSQL (fsync=$fsync) on 127.0.0.1:$port" >&2
 }
 
 start_pubsub() {
@@ -124,7 +128,8 @@ ensure_chromium() {
   fail_or_skip "Chromium not found (apt-get install -y chromium, or set CHROMIUM)"
 }
 
-start_postgres
+start_postgres pg off HZ_TEST_POSTGRES_URL
+if [ "${HZ_WITH_DURABLE_POSTGRES:-}" = "1" ]; then start_postgres pg-durable on HZ_TEST_DURABLE_POSTGRES_URL; fi
 start_pubsub
 ensure_chromium
 "$@"

@@ -38,15 +38,20 @@ func scratch() (string, func(), error) {
 	return work, func() { os.RemoveAll(work) }, nil
 }
 
-func runIntake(ctx context.Context, set *config.Set, args []string) error {
-	var o bench.IntakeOptions
-	var c common
-	bindCommon(set, &c)
+// bindLoad defines the flags of the intake benchmarks' load.
+func bindLoad(set *config.Set, o *bench.IntakeOptions) {
 	set.String(&o.BinDir, "bin", "", "bin", "directory with receiver, hzctl, hzbench and nats-server (make bench builds them)")
 	set.Int(&o.Runs, "runs", "", 3, "runs per target (medians are reported)")
 	set.Duration(&o.Duration, "duration", "", 10*time.Second, "length of each run")
 	set.Int(&o.Connections, "connections", "", 32, "concurrent keep-alive connections")
 	set.Int(&o.Size, "size", "", 4096, "request body bytes")
+}
+
+func runIntake(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.IntakeOptions
+	var c common
+	bindCommon(set, &c)
+	bindLoad(set, &o)
 	set.Bool(&o.TracingOnly, "tracing-only", "", false, "measure only hzhook's default set-up with tracing off and on (section \""+bench.TracingHeading[3:]+"\")")
 	if err := set.Parse(args); err != nil {
 		return err
@@ -65,6 +70,27 @@ func runIntake(ctx context.Context, set *config.Set, args []string) error {
 		return c.publish(bench.TracingHeading, func(b *bytes.Buffer) { rep.WriteTracingMarkdown(b, time.Now()) })
 	}
 	return c.publish(bench.IntakeHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+}
+
+func runCluster(ctx context.Context, set *config.Set, args []string) error {
+	var o bench.IntakeOptions
+	var c common
+	bindCommon(set, &c)
+	bindLoad(set, &o)
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	work, done, err := scratch()
+	if err != nil {
+		return err
+	}
+	defer done()
+	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+	rep, err := bench.RunCluster(ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.publish(bench.ClusterHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }
 
 func runE2E(ctx context.Context, set *config.Set, args []string) error {

@@ -34,7 +34,7 @@ func runSink(t *testing.T, conn *queue.Conn, sink Sink, m *Metrics) {
 	t.Helper()
 	d, err := dispatch.New(conn.JS, nil, dispatch.Options{
 		Stream: queue.StreamAlerts, Consumer: "alerts-" + sink.Kind(), FilterSubjects: []string{queue.AlertsSubjectPrefix + ">"},
-		Stage: "alerts", RouteHeader: HeaderAlertType, Handlers: Routes(NewHandler(sink, m, discard())),
+		Stage: "alerts", RouteHeader: HeaderAlertType, Handlers: Routes(NewHandler(sink, nil, m, discard())),
 		MaxDeliver: 5, Backoff: []time.Duration{10 * time.Millisecond}, AckWait: 5 * time.Second,
 		FetchWait: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond,
 		Log: discard(), Registerer: prometheus.NewRegistry(),

@@ -14,10 +14,12 @@ type Metrics struct {
 	findings  *prometheus.CounterVec
 	delivered *prometheus.CounterVec
 	failed    *prometheus.CounterVec
+	skipped   *prometheus.CounterVec
 }
 
-// NewMetrics registers hz_alerts_findings_total{type}, hz_alerts_delivered_total{sink} and
-// hz_alerts_failed_total{sink,class} on reg. Known label values start at zero.
+// NewMetrics registers hz_alerts_findings_total{type}, hz_alerts_delivered_total{sink},
+// hz_alerts_failed_total{sink,class} and hz_alerts_redelivery_skipped_total{sink} on reg. Known
+// label values start at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
@@ -33,12 +35,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hz_alerts_failed_total",
 			Help: "Failed alert delivery attempts, by sink kind and class (transient: retried; permanent: dead-lettered).",
 		}, []string{"sink", "class"}),
+		skipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hz_alerts_redelivery_skipped_total",
+			Help: "Alert messages not sent because the sink had delivered them already (their acknowledgement was lost), by sink kind.",
+		}, []string{"sink"}),
 	}
 	for _, t := range rules.Types() {
 		m.findings.WithLabelValues(string(t))
 	}
 	for _, k := range []string{KindWebhook, KindSlack, KindLog} {
 		m.delivered.WithLabelValues(k)
+		m.skipped.WithLabelValues(k)
 		m.failed.WithLabelValues(k, queue.ClassTransient)
 		m.failed.WithLabelValues(k, queue.ClassPermanent)
 	}

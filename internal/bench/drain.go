@@ -35,7 +35,7 @@ type DrainResult struct {
 	Database   string
 	PerMessage float64 // one transaction per message: the baseline
 	Batched    float64
-	Measured   bool // false when the database was not available (no HZ_TEST_POSTGRES_URL)
+	Measured   bool // false when the database was not available (no HZ_TEST_POSTGRES_URL, HZ_TEST_DURABLE_POSTGRES_URL)
 	// With the lint stage draining the same backlog into the same store (SQLite only): the
 	// writer's rate and when the stage was done, giving way to the writer as the worker runs it
 	// (Lint) and not (NoYield).
@@ -52,13 +52,14 @@ type LintDrain struct {
 
 // DrainReport is the outcome of RunDrain.
 type DrainReport struct {
-	Results     []DrainResult // sqlite, postgres
+	Results     []DrainResult // sqlite, postgres (fsync=off), postgres-fsync (fsync=on)
 	LoadAverage string        // of the machine when the benchmark started
 	Options     DrainOptions
 }
 
 // RunDrain runs BenchmarkDrain once and reads its metrics. PostgreSQL is measured when
-// HZ_TEST_POSTGRES_URL is set (scripts/with-services.sh sets it).
+// HZ_TEST_POSTGRES_URL is set, and with fsync=on when HZ_TEST_DURABLE_POSTGRES_URL is
+// (HZ_WITH_DURABLE_POSTGRES=1 scripts/with-services.sh sets both).
 func RunDrain(ctx context.Context, o DrainOptions) (DrainReport, error) {
 	rep := DrainReport{Options: o, LoadAverage: loadAverage()}
 	cmd := exec.CommandContext(ctx, o.Go, "test", "-run", "^$", "-bench", "^BenchmarkDrain$", "-benchtime", "1x", "-timeout", "30m", o.Package)
@@ -77,7 +78,7 @@ func RunDrain(ctx context.Context, o DrainOptions) (DrainReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	for _, db := range []string{"sqlite", "postgres"} {
+	for _, db := range []string{"sqlite", "postgres", "postgres-fsync"} {
 		r := DrainResult{Database: db}
 		r.PerMessage, r.Measured = metrics[db+"-per-message-events/s"]
 		r.Batched = metrics[db+"-batched-events/s"]

@@ -350,12 +350,12 @@ func slug(s string) string {
 	return strings.TrimSuffix(b.String(), "-")
 }
 
-func (o IntakeOptions) startBench(ctx context.Context, run int, mode, natsURL string) (string, *Proc, func(), error) {
+func (o IntakeOptions) startBench(ctx context.Context, run int, mode, natsURL string, extra ...string) (string, *Proc, func(), error) {
 	port, err := FreePort()
 	if err != nil {
 		return "", nil, nil, err
 	}
-	p := o.proc(mode, run, "hzbench", nil, mode, "--listen", Addr(port), "--nats-url", natsURL, "--secret", benchSecret)
+	p := o.proc(mode, run, "hzbench", nil, append([]string{mode, "--listen", Addr(port), "--nats-url", natsURL, "--secret", benchSecret}, extra...)...)
 	if err := p.Start(); err != nil {
 		return "", nil, nil, err
 	}

@@ -15,7 +15,8 @@ func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 	fmt.Fprintf(w, "%s\n\n", DrainHeading)
 	fmt.Fprintf(w, "%s with `go test -run '^$' -bench Drain -benchtime 1x %s` (the ingest package's BenchmarkDrain): "+
 		"a backlog of %d `ct.entry` events in JetStream drained into a fresh store in batches of %d (one transaction per batch), "+
-		"beside the baseline of one transaction per message (%d events). PostgreSQL is the one `scripts/with-services.sh` starts (fsync off). %s\n\n",
+		"beside the baseline of one transaction per message (%d events). PostgreSQL is the one `scripts/with-services.sh` starts: `postgres` with fsync=off (the test server), "+
+		"`postgres-fsync` with fsync=on (as in production; `HZ_WITH_DURABLE_POSTGRES=1`). %s\n\n",
 		measuredOn(now), o.Package,
 		o.Events, o.Batch, o.BaselineEvents, conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| store | per message (events/s) | batched (events/s) | speed-up |")
@@ -26,6 +27,10 @@ func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.1f× |\n", d.Database, d.PerMessage, d.Batched, ratio(d.Batched, d.PerMessage))
+	}
+	if off, on := r.result("postgres"), r.result("postgres-fsync"); off.Measured && on.Measured {
+		fmt.Fprintf(w, "\nfsync=on costs PostgreSQL %.2f× of its fsync=off rate batched and %.2f× per message: a batch pays one WAL flush, a message-sized transaction one each.\n",
+			ratio(on.Batched, off.Batched), ratio(on.PerMessage, off.PerMessage))
 	}
 	fmt.Fprintf(w, "\n| goal | target | measured | met |\n|---|---|---|---|\n")
 	for _, d := range r.Results {
@@ -63,4 +68,14 @@ func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// result is the drain of database db (Measured false when it was not run).
+func (r DrainReport) result(db string) DrainResult {
+	for _, d := range r.Results {
+		if d.Database == db {
+			return d
+		}
+	}
+	return DrainResult{Database: db}
 }

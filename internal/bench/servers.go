@@ -86,8 +86,9 @@ func (h *HandRolled) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// ServeHandRolled runs the reference receiver on ln, publishing through natsURL.
-func ServeHandRolled(ctx context.Context, ln net.Listener, natsURL, secret string) error {
+// ServeHandRolled runs the reference receiver on ln, publishing through natsURL into HZ_EVENTS,
+// which it creates with replicas copies when it is missing.
+func ServeHandRolled(ctx context.Context, ln net.Listener, natsURL, secret string, replicas int) error {
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		return fmt.Errorf("connect nats: %w", err)
@@ -98,7 +99,7 @@ func ServeHandRolled(ctx context.Context, ln net.Listener, natsURL, secret strin
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	if _, err := js.StreamInfo("HZ_EVENTS"); err != nil {
-		if _, err := js.AddStream(&nats.StreamConfig{Name: "HZ_EVENTS", Subjects: []string{"hz.events.*"}, Storage: nats.FileStorage}); err != nil {
+		if _, err := js.AddStream(&nats.StreamConfig{Name: "HZ_EVENTS", Subjects: []string{"hz.events.*"}, Storage: nats.FileStorage, Replicas: max(replicas, 1)}); err != nil {
 			return fmt.Errorf("add stream: %w", err)
 		}
 	}

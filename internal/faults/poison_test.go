@@ -62,12 +62,15 @@ func TestPoisonEventDeadLetteredAndRedriven(t *testing.T) {
 	stored, err := storedEvents(ctx, db)
 	require.NoError(t, err)
 	dead, _ := s.queueState(allTypesConsumer())
-	lost, dups := compareStore(snd.accepted, stored)
+	lost := lostIn(snd.accepted, stored)
+	_, dups := compare(n, snd.accepted, s.storedIDs())
 	record(row{N: 4, Scenario: "poison event, DLQ, fix, redrive", Sent: n, NoContent: snd.count204(), Stored: len(stored), Lost: lost, Duplicates: dups,
 		Note: fmt.Sprintf("event %d: %s after %d attempts, %d others stored meanwhile; %d left in DLQ after redrive", poison, l.Class, l.Attempts, len(before), dead)})
 	assert.Zero(t, lost)
 	assert.Zero(t, dups)
-	assert.Zero(t, dead)
+	if !assert.Zero(t, dead, "no letter left after the redrive") {
+		t.Logf("left in HZ_DLQ: %+v", deadLetters(t, w.adminURL))
+	}
 	assert.Len(t, stored, n)
 }
 

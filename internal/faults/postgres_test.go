@@ -7,7 +7,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -22,11 +25,18 @@ type postgres struct {
 	runAs     string // account for runuser, empty when not root
 	socketDir string
 	logFile   string
+	fsync     bool // fsync=on: a commit survives a crash of the server (and of the machine)
 }
 
-// startPostgres initdbs and starts a cluster on a free loopback port. Without PostgreSQL binaries
-// the test is skipped, or fails under CI=true.
-func startPostgres(t *testing.T) *postgres {
+// startPostgres initdbs and starts a cluster on a free loopback port, with fsync off (faster; the
+// scenarios that kill PostgreSQL use startDurablePostgres). Without PostgreSQL binaries the test is
+// skipped, or fails under CI=true.
+func startPostgres(t *testing.T) *postgres { return newPostgres(t, false) }
+
+// startDurablePostgres is startPostgres with fsync=on, as in production.
+func startDurablePostgres(t *testing.T) *postgres { return newPostgres(t, true) }
+
+func newPostgres(t *testing.T, fsync bool) *postgres {
 	t.Helper()
 	bin := pgBin()
 	if bin == "" {
@@ -39,7 +49,7 @@ func startPostgres(t *testing.T) *postgres {
 	dir, err := os.MkdirTemp("", "hzfaults-pg")
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o755))
-	p := &postgres{t: t, bin: bin, data: filepath.Join(dir, "data"), port: freePort(t), socketDir: dir, logFile: filepath.Join(dir, "pg.log")}
+	p := &postgres{t: t, bin: bin, data: filepath.Join(dir, "data"), port: freePort(t), socketDir: dir, logFile: filepath.Join(dir, "pg.log"), fsync: fsync}
 	require.NoError(t, os.Mkdir(p.data, 0o700))
 	if os.Geteuid() == 0 {
 		p.runAs = "postgres"
@@ -70,13 +80,39 @@ func (p *postgres) URL() string {
 // Stop shuts the server down fast: sessions are cut, as in a crash-free restart.
 func (p *postgres) Stop() { require.NoError(p.t, p.ctl("stop", "-m", "fast")) }
 
-// Start starts the stopped server again on the same port.
-func (p *postgres) Start() { require.NoError(p.t, p.ctl("start")) }
+// Start starts the stopped server again on the same port. After a kill, the backends of the dead
+// postmaster may hold its shared memory for a moment: the start is retried until they are gone.
+func (p *postgres) Start() {
+	var err error
+	for range 30 {
+		if err = p.ctl("start"); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	require.NoError(p.t, err)
+}
+
+// Kill sends SIGKILL to the postmaster, as a crash would end it; its backends exit when they see
+// it gone. Start recovers from the write-ahead log.
+func (p *postgres) Kill() {
+	p.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(p.data, "postmaster.pid"))
+	require.NoError(p.t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	require.NoError(p.t, err)
+	require.NoError(p.t, syscall.Kill(pid, syscall.SIGKILL))
+	require.Eventually(p.t, func() bool { return syscall.Kill(pid, 0) != nil }, 30*time.Second, 50*time.Millisecond, "the postmaster is gone")
+}
 
 func (p *postgres) ctl(action string, args ...string) error {
 	full := []string{"-D", p.data, "-l", p.logFile, "-w", "-t", "60"}
 	if action == "start" {
-		full = append(full, "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.socketDir))
+		fsync := "off"
+		if p.fsync {
+			fsync = "on"
+		}
+		full = append(full, "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=%s -c max_connections=200", p.port, p.socketDir, fsync))
 	}
 	return p.run("pg_ctl", append(append(full, args...), action)...)
 }

@@ -25,7 +25,8 @@ import (
 )
 
 // BenchmarkDrain loads a backlog of ct.entry events into JetStream (an embedded server) and drains
-// it into SQLite and, when HZ_TEST_POSTGRES_URL is set, PostgreSQL: batched (one transaction per
+// it into SQLite and, when HZ_TEST_POSTGRES_URL is set, PostgreSQL (the test server, fsync=off),
+// and when HZ_TEST_DURABLE_POSTGRES_URL is set, PostgreSQL with fsync=on: batched (one transaction per
 // fetched batch) beside the one-transaction-per-message baseline. It consumes JetStream directly
 // (no dispatcher) and acknowledges each message after its transaction commits. Run it once:
 //
@@ -61,11 +62,14 @@ func BenchmarkDrain(b *testing.B) {
 	if os.Getenv("HZ_TEST_POSTGRES_URL") != "" {
 		backends["postgres"] = func(b *testing.B) string { return testenv.PostgresSchema(b) }
 	}
+	if testenv.DurablePostgresURL() != "" {
+		backends["postgres-fsync"] = func(b *testing.B) string { return testenv.DurablePostgresSchema(b) }
+	}
 	for b.Loop() {
-		for _, name := range []string{"sqlite", "postgres"} {
+		for _, name := range []string{"sqlite", "postgres", "postgres-fsync"} {
 			newURL, ok := backends[name]
 			if !ok {
-				b.Logf("%s: skipped (HZ_TEST_POSTGRES_URL not set)", name)
+				b.Logf("%s: skipped (HZ_TEST_POSTGRES_URL or HZ_TEST_DURABLE_POSTGRES_URL not set)", name)
 				continue
 			}
 			base := drain(b, conn.JS, newURL(b), name+"-baseline", nBase, 1)

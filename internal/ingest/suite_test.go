@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -238,22 +239,41 @@ func testRefusedRow(t *testing.T, s store) {
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	a := ca.issue(t, 1, []string{"a.example.com"}, now, now.AddDate(0, 0, 30))
 	b := ca.issue(t, 2, []string{"b.example.com"}, now, now.AddDate(0, 0, 30))
+	c := ca.issue(t, 3, []string{"c.example.com"}, now, now.AddDate(0, 0, 30))
 	nul := b.certNew(false, "own", now, now)
-	nul.Subject = "CN=nul\x00byte" // PostgreSQL text cannot hold NUL: a data exception
+	nul.Subject = "CN=nul\x00byte" // PostgreSQL's text holds no NUL: the inventory stores U+FFFD
+	if s.postgres() {
+		// PostgreSQL refuses a value with a data exception (SQLSTATE class 22); a trigger stands in
+		// for one, as nothing the writer builds is refused any more.
+		db, err := sql.Open("pgx", s.url)
+		require.NoError(t, err)
+		defer db.Close()
+		_, err = db.Exec(`CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = 'invalid_parameter_value'; END $$`)
+		require.NoError(t, err)
+		_, err = db.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON certificates FOR EACH ROW
+WHEN (NEW.sha256 = '` + c.certSH + `') EXECUTE FUNCTION refuse_row()`)
+		require.NoError(t, err)
+	}
 	errs := handle(t, s,
 		message(t, 1, events.TypeCTEntry, a.ctEntry(false, logName(0), 1, now)),
 		message(t, 2, events.TypeCertNew, nul),
-		message(t, 3, events.TypeCTEntry, a.ctEntry(true, logName(0), 2, now)),
+		message(t, 3, events.TypeCertNew, c.certNew(false, "own", now, now)),
+		message(t, 4, events.TypeCTEntry, a.ctEntry(true, logName(0), 2, now)),
 	)
 	require.NoError(t, errs[0])
-	require.NoError(t, errs[2])
+	require.NoError(t, errs[1], "a NUL in a name is stored")
+	require.NoError(t, errs[3])
 	if s.postgres() {
 		var perm *events.PermanentError
-		require.ErrorAs(t, errs[1], &perm)
+		require.ErrorAs(t, errs[2], &perm, "a data exception is permanent")
 	} else {
-		require.NoError(t, errs[1], "SQLite stores NUL")
+		require.NoError(t, errs[2])
 	}
-	_, err := s.Certificate(context.Background(), a.precertSHA)
+	d, err := s.Certificate(context.Background(), b.certSH)
+	require.NoError(t, err)
+	assert.Equal(t, "CN=nul\uFFFDbyte", d.Subject)
+	_, err = s.Certificate(context.Background(), a.precertSHA)
 	require.NoError(t, err, "the other messages of the batch are stored")
 }
 

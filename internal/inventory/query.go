@@ -303,7 +303,11 @@ func likePattern(s string) string {
 
 type args struct{ vals []any }
 
+// add appends a query argument; a string is made storable, as the text it is compared with was.
 func (a *args) add(v any) string {
+	if s, ok := v.(string); ok {
+		v = storable(s)
+	}
 	a.vals = append(a.vals, v)
 	return fmt.Sprintf("$%d", len(a.vals))
 }

@@ -47,15 +47,21 @@ func (t table[R]) unnestSQL() string {
 	return "INSERT INTO " + t.name + " (" + strings.Join(t.names(), ", ") + ")\nSELECT * FROM unnest(" + strings.Join(ps, ", ") + ")\n" + t.conflict
 }
 
-// values lists the column values of each row, times as the dialect stores them.
+// values lists the column values of each row, times as the dialect stores them and text as both
+// can (storable).
 func (t table[R]) values(rows []R, d dialect) [][]any {
 	out := make([][]any, len(rows))
 	for i, r := range rows {
 		vals := make([]any, len(t.columns))
 		for j, c := range t.columns {
 			vals[j] = c.value(r)
-			if c.pg == "timestamptz" {
+			switch s, _ := vals[j].(string); c.pg {
+			case "timestamptz":
 				vals[j] = d.timeArg(vals[j].(time.Time))
+			case "text":
+				vals[j] = storable(s)
+			case "jsonb":
+				vals[j] = storableJSON(s)
 			}
 		}
 		out[i] = vals

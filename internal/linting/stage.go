@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -278,7 +277,7 @@ func (s *Stage) lint(ctx context.Context, l *lint.Linter, policy *rules.Policy, 
 	for _, res := range r.Results {
 		run.Results = append(run.Results, inventory.LintResult{
 			Lint: res.Lint, Status: string(res.Status), Source: res.Source,
-			Citation: text(res.Citation), Description: text(res.Description), Details: text(res.Details),
+			Citation: res.Citation, Description: res.Description, Details: res.Details, // the inventory makes them storable
 		})
 	}
 	if policy == nil {
@@ -294,12 +293,6 @@ func (s *Stage) lint(ctx context.Context, l *lint.Linter, policy *rules.Policy, 
 		rows = append(rows, row)
 	}
 	return run, rows
-}
-
-// text makes what zlint says about a certificate (which may quote the certificate's own bytes)
-// storable in both databases: valid UTF-8 without NUL.
-func text(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // invalid settles a message the stage cannot read: acknowledged, counted and logged at debug (the

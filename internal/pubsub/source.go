@@ -44,10 +44,14 @@ type Config struct {
 	Streams                int           // StreamingPull streams
 	MaxCallbacks           int           // messages handled concurrently
 	NackDelay              time.Duration // wait before nacking a message JetStream could not store
-	DeadLetterTimeout      time.Duration // bound on storing a rejected message in HZ_DLQ
-	ShutdownTimeout        time.Duration // bound on finishing in-flight messages at shutdown
-	HealthInterval         time.Duration // how often the subscription is checked for /readyz
-	RecoverAfter           time.Duration // a restarted stream counts as healthy after running this long
+	// MaxAckExtension bounds each lease the client asks for, and the first one of a stream: a
+	// crashed receiver's messages are delivered again at most this long after its last extension.
+	// 0 is the library's default (60s for the first lease, then up to 10 minutes per extension).
+	MaxAckExtension   time.Duration
+	DeadLetterTimeout time.Duration // bound on storing a rejected message in HZ_DLQ
+	ShutdownTimeout   time.Duration // bound on finishing in-flight messages at shutdown
+	HealthInterval    time.Duration // how often the subscription is checked for /readyz
+	RecoverAfter      time.Duration // a restarted stream counts as healthy after running this long
 }
 
 func (c *Config) defaults() {
@@ -133,6 +137,7 @@ func New(ctx context.Context, cfg Config, in Acceptor, dlq DeadLetterer, d Deps)
 	sub.ReceiveSettings.MaxOutstandingMessages = cfg.MaxOutstandingMessages
 	sub.ReceiveSettings.MaxOutstandingBytes = cfg.MaxOutstandingBytes
 	sub.ReceiveSettings.NumGoroutines = cfg.Streams
+	sub.ReceiveSettings.MaxDurationPerAckExtension = cfg.MaxAckExtension
 	sub.ReceiveSettings.ShutdownOptions = &gpubsub.ShutdownOptions{
 		Behavior: gpubsub.ShutdownBehaviorWaitForProcessing,
 		Timeout:  cfg.ShutdownTimeout,

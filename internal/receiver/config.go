@@ -68,6 +68,7 @@ func DefaultConfig() Config {
 			Streams:                1,
 			MaxCallbacks:           64,
 			NackDelay:              2 * time.Second,
+			MaxAckExtension:        30 * time.Second,
 		},
 	}
 }

@@ -31,6 +31,7 @@ type PubSubConfig struct {
 	Streams                int
 	MaxCallbacks           int
 	NackDelay              time.Duration
+	MaxAckExtension        time.Duration
 }
 
 func bindPubSub(s *config.Set, c *Config, d Config) {
@@ -45,6 +46,7 @@ func bindPubSub(s *config.Set, c *Config, d Config) {
 	s.Int(&p.MaxOutstandingBytes, "pubsub-max-outstanding-bytes", "HZ_PUBSUB_MAX_OUTSTANDING_BYTES", d.PubSub.MaxOutstandingBytes, "flow control: most bytes of Pub/Sub messages received but not yet acked")
 	s.Int(&p.Streams, "pubsub-streams", "HZ_PUBSUB_STREAMS", d.PubSub.Streams, "parallel StreamingPull streams (goroutines pulling the subscription)")
 	s.Int(&p.MaxCallbacks, "pubsub-max-callbacks", "HZ_PUBSUB_MAX_CALLBACKS", d.PubSub.MaxCallbacks, "most Pub/Sub messages verified and stored at once")
+	s.Duration(&p.MaxAckExtension, "pubsub-max-ack-extension", "HZ_PUBSUB_MAX_ACK_EXTENSION", d.PubSub.MaxAckExtension, "longest lease asked for a message at a time (10s to 10m): how long the messages of a crashed receiver wait before Pub/Sub delivers them again")
 	s.Duration(&p.NackDelay, "pubsub-nack-delay", "HZ_PUBSUB_NACK_DELAY", d.PubSub.NackDelay, "wait before handing back a message JetStream could not store, so an outage is no busy loop")
 }
 
@@ -93,6 +95,9 @@ func (c Config) validateSources() []error {
 	if p.MaxCallbacks < 1 {
 		bad("pubsub-max-callbacks", "must be at least 1")
 	}
+	if p.MaxAckExtension < 10*time.Second || p.MaxAckExtension > 10*time.Minute {
+		bad("pubsub-max-ack-extension", "%s: must be 10s to 10m (Pub/Sub's bounds on an ack deadline)", p.MaxAckExtension)
+	}
 	if p.NackDelay < 0 {
 		bad("pubsub-nack-delay", "must not be negative")
 	}
@@ -106,7 +111,7 @@ func (c Config) pubsubConfig() (pubsub.Config, error) {
 	out := pubsub.Config{
 		Project: p.Project, Subscription: p.Subscription, EmulatorHost: p.EmulatorHost,
 		MaxOutstandingMessages: p.MaxOutstandingMessages, MaxOutstandingBytes: p.MaxOutstandingBytes,
-		Streams: p.Streams, MaxCallbacks: p.MaxCallbacks, NackDelay: p.NackDelay,
+		Streams: p.Streams, MaxCallbacks: p.MaxCallbacks, NackDelay: p.NackDelay, MaxAckExtension: p.MaxAckExtension,
 		DeadLetterTimeout: c.PublishTimeout, ShutdownTimeout: c.ShutdownTimeout,
 	}
 	if p.Destination != "" {

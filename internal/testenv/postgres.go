@@ -34,7 +34,24 @@ var schemaMu sync.Mutex
 // connections use it; the schema is dropped when the test ends.
 func PostgresSchema(t testing.TB) string {
 	t.Helper()
-	base := PostgresBase(t)
+	return schemaOn(t, PostgresBase(t))
+}
+
+// DurablePostgresURL is the PostgreSQL server with fsync=on that scripts/with-services.sh starts
+// beside the test server when HZ_WITH_DURABLE_POSTGRES=1 (HZ_TEST_DURABLE_POSTGRES_URL), or ""
+// without one.
+func DurablePostgresURL() string { return os.Getenv("HZ_TEST_DURABLE_POSTGRES_URL") }
+
+// DurablePostgresSchema is PostgresSchema on the DurablePostgresURL server, which must be set.
+func DurablePostgresSchema(t testing.TB) string {
+	t.Helper()
+	base := DurablePostgresURL()
+	require.NotEmpty(t, base, "HZ_TEST_DURABLE_POSTGRES_URL is not set (HZ_WITH_DURABLE_POSTGRES=1 scripts/with-services.sh)")
+	return schemaOn(t, base)
+}
+
+func schemaOn(t testing.TB, base string) string {
+	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)

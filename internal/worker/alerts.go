@@ -44,7 +44,7 @@ func newSinks(cfg AlertsConfig, log *slog.Logger, tel telemetry) ([]alerts.Sink,
 
 // newSinkDispatcher returns the dispatcher delivering HZ_ALERTS to sink, with the worker's retry,
 // backoff and dead-letter settings (dead letters to hz.dlq.alerts).
-func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer, tel telemetry) (*dispatch.Dispatcher, error) {
+func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, ledger alerts.Ledger, m *alerts.Metrics, log *slog.Logger, reg prometheus.Registerer, tel telemetry) (*dispatch.Dispatcher, error) {
 	return dispatch.New(conn.JS, nil, dispatch.Options{
 		Stream:         queue.StreamAlerts,
 		Consumer:       SinkConsumer(sink.Kind()),
@@ -52,7 +52,7 @@ func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, m *alerts
 		FilterSubjects: []string{queue.AlertsSubjectPrefix + ">"},
 		Stage:          StageAlerts,
 		RouteHeader:    alerts.HeaderAlertType,
-		Handlers:       alerts.Routes(alerts.NewHandler(sink, m, log)),
+		Handlers:       alerts.Routes(alerts.NewHandler(sink, ledger, m, log)),
 		MaxDeliver:     cfg.MaxDeliver,
 		Backoff:        cfg.Backoff,
 		AckWait:        cfg.AckWait,

@@ -153,8 +153,12 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var ledger alerts.Ledger // the store, which tests that inject handlers do without
+	if a.store != nil {
+		ledger = a.store
+	}
 	for _, sink := range sinks {
-		sd, err := newSinkDispatcher(a.conn, cfg, sink, am, d.Log.With("component", "alerts", "sink", sink.Kind()), d.Registry, tel)
+		sd, err := newSinkDispatcher(a.conn, cfg, sink, ledger, am, d.Log.With("component", "alerts", "sink", sink.Kind()), d.Registry, tel)
 		if err != nil {
 			return nil, fmt.Errorf("alert sink %s: %w", sink.Kind(), err)
 		}
