@@ -68,7 +68,7 @@ cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, n := range c.nodes {
-				t.Logf("%s log (last lines but route churn):\n%s", c.names[i], tail(n.Log, 60, "Route connection created", "Duplicate Route"))
+				t.Logf("%s log (last lines but route churn):\n%s", c.names[i], n.LogTail(60, "Route connection created", "Duplicate Route"))
 				keepLog(t, n.Log, c.names[i])
 			}
 		}
@@ -78,18 +78,6 @@ cluster {
 	}
 	c.waitMeta()
 	return c
-}
-
-// tail is the last n lines of the file at path, leaving out lines that hold any of skip.
-func tail(path string, n int, skip ...string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := slices.DeleteFunc(strings.Split(strings.TrimRight(string(b), "\n"), "\n"), func(l string) bool {
-		return slices.ContainsFunc(skip, func(s string) bool { return strings.Contains(l, s) })
-	})
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // keepLog copies the log at path into $HZ_FAULTS_LOGS, when set, as <test>-<name>.log: the
