@@ -67,30 +67,34 @@ func (cp Checkpoint) matches(o Options) error {
 	return nil
 }
 
-// FileCheckpoint keeps a Checkpoint in a JSON file, replaced atomically (temporary file + rename).
-type FileCheckpoint struct {
+// FileCheckpoint keeps a Checkpoint in a JSON file, replaced atomically.
+type FileCheckpoint = JSONFile[Checkpoint]
+
+// JSONFile keeps one value of T in a JSON file at Path, replaced atomically (temporary file,
+// sync, rename), so a run killed while saving leaves the previous value readable. It serves as a
+// CheckpointStore for any checkpoint type.
+type JSONFile[T any] struct {
 	Path string
 }
 
 // Load reads the file; ok is false when it does not exist.
-func (f FileCheckpoint) Load(context.Context) (Checkpoint, bool, error) {
+func (f JSONFile[T]) Load(context.Context) (v T, ok bool, err error) {
 	data, err := os.ReadFile(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Checkpoint{}, false, nil
+		return v, false, nil
 	}
 	if err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: %w", err)
+		return v, false, fmt.Errorf("checkpoint: %w", err)
 	}
-	var cp Checkpoint
-	if err := json.Unmarshal(data, &cp); err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint %s: %w", f.Path, err)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, false, fmt.Errorf("checkpoint %s: %w", f.Path, err)
 	}
-	return cp, true, nil
+	return v, true, nil
 }
 
-// Save writes cp atomically.
-func (f FileCheckpoint) Save(_ context.Context, cp Checkpoint) error {
-	data, err := json.MarshalIndent(cp, "", "  ")
+// Save writes v atomically (WriteFileAtomic).
+func (f JSONFile[T]) Save(_ context.Context, v T) error {
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ClusterHeading is the results section of the cluster intake benchmark.
@@ -113,6 +114,9 @@ func (o IntakeOptions) startWithCluster(ctx context.Context, run int, name strin
 	}
 	url := strings.Join(urls, ",")
 	if err := waitJetStream(ctx, url); err != nil {
+		for i, n := range nodes {
+			err = fmt.Errorf("%w\nn%d log (last lines but route churn):\n%s", err, i+1, n.LogTail(20, "Route connection created", "Duplicate Route"))
+		}
 		stopAll()
 		return "", nil, nil, nil, err
 	}
@@ -133,12 +137,17 @@ func waitJetStream(ctx context.Context, url string) error {
 		return fmt.Errorf("connect %s: %w", url, err)
 	}
 	defer nc.Close()
-	js, err := nc.JetStream()
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
 	for {
-		if _, err := js.AccountInfo(nats.Context(ctx)); err == nil {
+		// Each attempt gets a short deadline of its own: a request sent before the meta leader is
+		// elected may never be answered, and must not use up the whole wait.
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.AccountInfo(actx)
+		acancel()
+		if err == nil {
 			return nil
 		}
 		select {

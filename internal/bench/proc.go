@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,4 +237,17 @@ func Build(ctx context.Context, dir string, pkgs ...string) error {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// LogTail is the last n lines of the process's log, leaving out lines that hold any of skip: what
+// a failure report shows of it.
+func (p *Proc) LogTail(n int, skip ...string) string {
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return err.Error()
+	}
+	lines := slices.DeleteFunc(strings.Split(strings.TrimRight(string(b), "\n"), "\n"), func(l string) bool {
+		return slices.ContainsFunc(skip, func(s string) bool { return strings.Contains(l, s) })
+	})
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -2,11 +2,7 @@ package certsync
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/hzhook/hzhook/internal/backfill"
@@ -41,34 +37,4 @@ func (cp Checkpoint) matches(o Options) error {
 }
 
 // FileCheckpoint keeps a Checkpoint in a JSON file, replaced atomically.
-type FileCheckpoint struct {
-	Path string
-}
-
-// Load reads the file; ok is false when it does not exist.
-func (f FileCheckpoint) Load(context.Context) (Checkpoint, bool, error) {
-	data, err := os.ReadFile(f.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Checkpoint{}, false, nil
-	}
-	if err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: %w", err)
-	}
-	var cp Checkpoint
-	if err := json.Unmarshal(data, &cp); err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint %s: %w", f.Path, err)
-	}
-	return cp, true, nil
-}
-
-// Save writes cp atomically (backfill.WriteFileAtomic).
-func (f FileCheckpoint) Save(_ context.Context, cp Checkpoint) error {
-	data, err := json.MarshalIndent(cp, "", "  ")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := backfill.WriteFileAtomic(f.Path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
+type FileCheckpoint = backfill.JSONFile[Checkpoint]

@@ -108,8 +108,7 @@ func TestClusterKillStreamLeaderUnderLoad(t *testing.T) {
 	e := observe(snd, at)
 	newLeader := c.streamLeader(queue.StreamEvents, false, leader)
 	c.start(leader)
-	require.Eventually(t, func() bool { return c.replicasCurrent(queue.StreamEvents) }, 2*time.Minute, 200*time.Millisecond,
-		"the killed node comes back on its data and catches up")
+	c.waitCaughtUp(queue.StreamEvents, "the killed node comes back on its data and catches up")
 
 	ids := streamIDs(t, c.URL())
 	lost, dups := compare(n, snd.accepted, ids)
@@ -138,16 +137,15 @@ func TestClusterKillFollowerUnderLoad(t *testing.T) {
 	snd := &sender{url: webhook, org: org, hook: hook, secret: secret, body: bodyOf(sampleBodies(t, events.TypeCTEntry, n))}
 	at := loadThen(t, snd, n, 16, 0.3, func() {
 		c.kill(follower)
-		go func() { time.Sleep(3 * time.Second); c.nodes[follower].Start() }() //nolint:errcheck // checked below by replicasCurrent
+		go func() { time.Sleep(3 * time.Second); c.nodes[follower].Start() }() //nolint:errcheck // checked below by waitCaughtUp
 	})
 	e := observe(snd, at)
 	c.waitNode(follower)
-	require.Eventually(t, func() bool { return c.replicasCurrent(queue.StreamEvents) }, 2*time.Minute, 200*time.Millisecond,
-		"the restarted follower catches up")
+	caughtUp := c.waitCaughtUp(queue.StreamEvents, "the restarted follower catches up")
 	ids := streamIDs(t, c.URL())
 	lost, dups := compare(n, snd.accepted, ids)
 	record(row{N: 8, Scenario: "kill -9 a follower under load, restart it", Sent: n, NoContent: snd.count204(), Stored: len(ids), Lost: lost, Duplicates: dups,
-		Note: fmt.Sprintf("%s down 3s; %d answered 503; replicas current again", c.names[follower], e.unavailable)})
+		Note: fmt.Sprintf("%s down 3s; %d answered 503; replicas current again %s after the load", c.names[follower], e.unavailable, caughtUp.Round(100*time.Millisecond))})
 	assert.Zero(t, lost)
 	assert.Zero(t, dups)
 	assert.Zero(t, e.wrong)
@@ -244,8 +242,7 @@ func TestClusterConsumerLeaderKilledUnderWorkersOnPostgres(t *testing.T) {
 		require.NoError(t, c.nodes[leader].Start())
 	})
 	c.waitNode(leader)
-	require.Eventually(t, func() bool { return c.replicasCurrent(queue.StreamEvents) }, 2*time.Minute, 200*time.Millisecond,
-		"the killed node comes back on its data and catches up")
+	c.waitCaughtUp(queue.StreamEvents, "the killed node comes back on its data and catches up")
 
 	db := openStore(t, pg.URL())
 	waitStored(t, db, n, 3*time.Minute)

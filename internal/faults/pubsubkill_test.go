@@ -84,7 +84,7 @@ func TestKillPubSubReceiverBetweenStoreAndAck(t *testing.T) {
 			t.Logf("stored %d of %d; receiver metrics: received %.0f, acked %.0f, nacked %.0f, rejected %.0f; log:\n%s", len(s.storedIDs()), n,
 				labelled(t, metrics, "hz_pubsub_received_total", ""), labelled(t, metrics, "hz_pubsub_acked_total", `outcome="stored"`),
 				labelled(t, metrics, "hz_pubsub_nacked_total", `reason="unavailable"`), labelled(t, metrics, "hz_intake_rejected_total", `reason="stale_timestamp",source="pubsub"`),
-				tail(s.receiver.Log, 30))
+				s.receiver.LogTail(30))
 		}
 	})
 	require.Eventually(t, func() bool { return len(s.storedIDs()) == n }, 5*time.Minute, time.Second, "every published event is stored")

@@ -21,6 +21,7 @@ import (
 	"github.com/hzhook/hzhook/internal/inventory"
 	"github.com/hzhook/hzhook/internal/linting"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/hzhook/hzhook/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkDrain(b *testing.B) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: b.TempDir()}, log)
+	srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir()}, log)
 	require.NoError(b, err)
 	b.Cleanup(srv.Shutdown)
 	conn, err := queue.Connect(ctx, srv.URL(), "bench", log)

@@ -19,6 +19,7 @@ import (
 	"github.com/hzhook/hzhook/internal/intake"
 	"github.com/hzhook/hzhook/internal/pubsub/pubsubtest"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/hzhook/hzhook/internal/verify"
 )
 
@@ -33,7 +34,7 @@ type fixture struct {
 	t       *testing.T
 	topic   *pubsubtest.Topic
 	natsDir string
-	nats    *queue.Embedded
+	nats    *embedded.Server
 	conn    *queue.Conn
 	src     *Source
 	cancel  context.CancelFunc
@@ -121,7 +122,7 @@ func (f *fixture) stop() {
 
 func (f *fixture) startNATS(port int) {
 	f.t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: f.natsDir, Port: port}, quietLog())
+	srv, err := embedded.Start(embedded.Options{StoreDir: f.natsDir, Port: port}, quietLog())
 	require.NoError(f.t, err)
 	f.nats = srv
 }

@@ -3,11 +3,13 @@ package queue
 import (
 	"context"
 	"fmt"
-	dto "github.com/prometheus/client_model/go"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hzhook/hzhook/internal/queue/embedded"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
@@ -24,10 +26,10 @@ func BenchmarkPublishers(b *testing.B) {
 	type publisher interface {
 		Publish(context.Context, *nats.Msg, string) (bool, error)
 	}
-	for _, so := range []EmbeddedOptions{{SyncAlways: true}, {}} {
+	for _, so := range []embedded.Options{{SyncAlways: true}, {}} {
 		for _, publishers := range []int{32, 128} {
 			for _, kind := range []string{"plain", "group-commit"} {
-				b.Run(fmt.Sprintf("sync=%s/publishers=%d/%s", so.syncString(), publishers, kind), func(b *testing.B) {
+				b.Run(fmt.Sprintf("sync=%s/publishers=%d/%s", so.Sync(), publishers, kind), func(b *testing.B) {
 					conn := startJetStreamSync(b, so)
 					var pub publisher = NewPublisher(conn.JS)
 					var g *GroupCommit

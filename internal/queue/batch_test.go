@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -249,7 +250,7 @@ func TestGroupCommitFallsBackWhenTheCommitTimesOut(t *testing.T) {
 func TestGroupCommitWithNATSDownAnswersNothingAsStored(t *testing.T) {
 	log := testLog()
 	dir := t.TempDir()
-	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: dir}, log)
+	srv, err := embedded.Start(embedded.Options{StoreDir: dir}, log)
 	require.NoError(t, err)
 	port := srv.Port()
 	conn, err := Connect(context.Background(), srv.URL(), t.Name(), log)
@@ -272,7 +273,7 @@ func TestGroupCommitWithNATSDownAnswersNothingAsStored(t *testing.T) {
 		require.Error(t, o.err, "message %d: never a success without the server", i)
 	}
 	assert.Equal(t, float64(1), fallbacks(reg, "connection")+fallbacks(reg, "timeout"), "the batch failed, then each message")
-	srv, err = StartEmbedded(EmbeddedOptions{StoreDir: dir, Port: port}, log)
+	srv, err = embedded.Start(embedded.Options{StoreDir: dir, Port: port}, log)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	require.NoError(t, conn.WaitConnected(context.Background()))
@@ -338,7 +339,7 @@ func TestGroupCommitSendsALoneMessageOnItsOwn(t *testing.T) {
 }
 
 func TestEnsureStreamsAllowsAtomicPublishOnAStreamMadeBefore(t *testing.T) {
-	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir()}, testLog())
+	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()}, testLog())
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := Connect(context.Background(), srv.URL(), t.Name(), testLog())

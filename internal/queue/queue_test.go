@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -18,7 +19,7 @@ import (
 func startJetStream(t *testing.T) *Conn {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir()}, log)
+	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()}, log)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := Connect(context.Background(), srv.URL(), "test", log)
@@ -191,11 +192,11 @@ func TestRedriveSubject(t *testing.T) {
 }
 
 // startJetStreamSync is startJetStream with the embedded server syncing as o says.
-func startJetStreamSync(t testing.TB, o EmbeddedOptions) *Conn {
+func startJetStreamSync(t testing.TB, o embedded.Options) *Conn {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	o.StoreDir = t.TempDir()
-	srv, err := StartEmbedded(o, log)
+	srv, err := embedded.Start(o, log)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := Connect(context.Background(), srv.URL(), "test", log)

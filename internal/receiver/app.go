@@ -26,6 +26,7 @@ import (
 	"github.com/hzhook/hzhook/internal/intake"
 	"github.com/hzhook/hzhook/internal/pubsub"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/hzhook/hzhook/internal/verify"
 	"github.com/hzhook/hzhook/internal/worker"
 )
@@ -59,7 +60,7 @@ type App struct {
 	prop     propagation.TextMapPropagator
 	secrets  *verify.Store
 	demo     *verify.Hook
-	embedded *queue.Embedded
+	embedded *embedded.Server
 	conn     *queue.Conn
 	webhook  net.Listener // nil when --source lacks webhook
 	admin    net.Listener
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 		if serr != nil {
 			return nil, fmt.Errorf("--nats-sync: %w", serr)
 		}
-		a.embedded, err = queue.StartEmbedded(queue.EmbeddedOptions{
+		a.embedded, err = embedded.Start(embedded.Options{
 			StoreDir:     filepath.Join(cfg.DataDir, "nats"),
 			Port:         cfg.EmbeddedNATSPort,
 			SyncAlways:   always,

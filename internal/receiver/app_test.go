@@ -24,6 +24,7 @@ import (
 	"github.com/hzhook/hzhook/internal/config"
 	"github.com/hzhook/hzhook/internal/events"
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 	"github.com/hzhook/hzhook/internal/verify"
 )
 
@@ -38,7 +39,7 @@ const (
 type harness struct {
 	t       *testing.T
 	app     *App
-	nats    *queue.Embedded
+	nats    *embedded.Server
 	natsDir string
 	conn    *queue.Conn
 	js      jetstream.JetStream
@@ -84,7 +85,7 @@ func startHarness(t *testing.T, mutate func(*Config)) *harness {
 
 func (h *harness) startNATS(port int) {
 	h.t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: h.natsDir, Port: port}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := embedded.Start(embedded.Options{StoreDir: h.natsDir, Port: port}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(h.t, err)
 	h.nats = srv
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hzhook/hzhook/internal/queue"
+	"github.com/hzhook/hzhook/internal/queue/embedded"
 )
 
 // DiscardLog returns a logger that drops everything.
@@ -18,9 +19,9 @@ func DiscardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // JetStream starts an embedded nats-server with JetStream storing in a temporary directory,
 // creates HZ_EVENTS and HZ_DLQ, and returns a connection to it. Both end with the test.
-func JetStream(t testing.TB) (*queue.Conn, *queue.Embedded) {
+func JetStream(t testing.TB) (*queue.Conn, *embedded.Server) {
 	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: t.TempDir()}, DiscardLog())
+	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()}, DiscardLog())
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	conn, err := queue.Connect(context.Background(), srv.URL(), t.Name(), DiscardLog())

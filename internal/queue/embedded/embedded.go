@@ -1,4 +1,7 @@
-package queue
+// Package embedded runs nats-server with JetStream inside the receiver's process, for --dev and
+// for a single machine without a NATS deployment. It is apart from package queue so that a
+// client of the queue (hzctl, the worker) does not link a NATS server.
+package embedded
 
 import (
 	"cmp"
@@ -11,8 +14,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedOptions configure an in-process NATS server with JetStream.
-type EmbeddedOptions struct {
+// Options configure an in-process NATS server with JetStream.
+type Options struct {
 	StoreDir string // JetStream file store; kept across restarts
 	Host     string // default 127.0.0.1: never exposed beyond loopback
 	Port     int    // 0 picks a free port; -1 is not allowed
@@ -25,14 +28,14 @@ type EmbeddedOptions struct {
 	SyncInterval time.Duration
 }
 
-// Embedded is a running in-process NATS server with JetStream.
-type Embedded struct {
+// Server is a running in-process NATS server with JetStream.
+type Server struct {
 	srv *server.Server
 }
 
-// StartEmbedded starts a NATS server with JetStream in this process and waits until it accepts
+// Start starts a NATS server with JetStream in this process and waits until it accepts
 // connections. Call Shutdown when done.
-func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
+func Start(o Options, log *slog.Logger) (*Server, error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
@@ -60,28 +63,28 @@ func StartEmbedded(o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats on %s:%d not ready after 15s (is the port in use?)", o.Host, o.Port)
 	}
-	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", o.syncString())
-	return &Embedded{srv: srv}, nil
+	log.Info("embedded nats started", "url", srv.ClientURL(), "store", o.StoreDir, "sync", o.Sync())
+	return &Server{srv: srv}, nil
 }
 
 // URL is the client URL of the server.
-func (e *Embedded) URL() string { return e.srv.ClientURL() }
+func (e *Server) URL() string { return e.srv.ClientURL() }
 
 // Shutdown stops the server and waits until it has stopped.
-func (e *Embedded) Shutdown() {
+func (e *Server) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 }
 
 // Port is the client port the server listens on.
-func (e *Embedded) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }
+func (e *Server) Port() int { return e.srv.Addr().(*net.TCPAddr).Port }
 
 // defaultSyncInterval is nats-server's background sync interval, kept beside SyncAlways as its
 // configuration parser does.
 const defaultSyncInterval = 2 * time.Minute
 
-// syncString is the sync setting as --nats-sync writes it: "always" or the interval.
-func (o EmbeddedOptions) syncString() string {
+// Sync is the sync setting as --nats-sync writes it: "always" or the interval.
+func (o Options) Sync() string {
 	if o.SyncAlways {
 		return "always"
 	}
@@ -90,7 +93,7 @@ func (o EmbeddedOptions) syncString() string {
 
 // SyncAlways reports whether the running server syncs every write to disk before acknowledging
 // it, as its JetStream configuration says.
-func (e *Embedded) SyncAlways() bool {
+func (e *Server) SyncAlways() bool {
 	cfg := e.srv.JetStreamConfig()
 	return cfg != nil && cfg.SyncAlways
 }
