@@ -74,7 +74,7 @@ start_postgres() { # start_postgres <name> <fsync on|off> <variable to export th
   mkdir -p "$data"
   [ "$(id -u)" = "0" ] && chown "$pg_user" "$data" "$work"
   local port; port=$(free_port)
-  if ! run_pg initdb -D "$data" -U hzhook -A trust >"$work/$name-initdb.log" 2>&1; then
+  if ! run_pg initdb -D "$data" -U hzhook -A trust -E UTF8 --locale=C >"$work/$name-initdb.log" 2>&1; then
     cat "$work/$name-initdb.log" >&2; fail_or_skip "initdb failed"; return 0
   fi
   if ! run_pg pg_ctl -D "$data" -l "$work/$name.log" -w -t 60 \

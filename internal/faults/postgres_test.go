@@ -67,7 +67,7 @@ func newPostgres(t *testing.T, fsync bool) *postgres {
 		_ = p.ctl("stop", "-m", "immediate")
 		_ = os.RemoveAll(dir)
 	})
-	require.NoError(t, p.run("initdb", "-D", p.data, "-U", "hzhook", "-A", "trust"))
+	require.NoError(t, p.run("initdb", "-D", p.data, "-U", "hzhook", "-A", "trust", "-E", "UTF8", "--locale=C"))
 	require.NoError(t, p.ctl("start"))
 	return p
 }

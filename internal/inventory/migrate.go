@@ -73,6 +73,9 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(advisoryLockKey)); err != nil {
 			return 0, fmt.Errorf("migrate: advisory lock: %w", err)
 		}
+		if err := checkEncoding(ctx, tx); err != nil {
+			return 0, err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
@@ -113,6 +116,20 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("migrate: commit: %w", err)
 	}
 	return applied, nil
+}
+
+// checkEncoding refuses a PostgreSQL database that cannot hold every certificate's text: names from
+// CT logs are Unicode, and a SQL_ASCII or LATIN1 database refuses or mangles them row by row.
+func checkEncoding(ctx context.Context, tx *sql.Tx) error {
+	var enc string
+	if err := tx.QueryRowContext(ctx, "SHOW server_encoding").Scan(&enc); err != nil {
+		return fmt.Errorf("migrate: read the database's encoding: %w", err)
+	}
+	if enc != "UTF8" {
+		return fmt.Errorf("the database's encoding is %s, and hzhook stores Unicode certificate names: "+
+			"create the database with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0 (or a cluster with initdb -E UTF8)", enc)
+	}
+	return nil
 }
 
 // beginMigration begins the migration transaction. SQLite answers SQLITE_BUSY without waiting while

@@ -2,10 +2,14 @@ package inventory
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,4 +46,26 @@ func testMigrations(t *testing.T, dbURL string) {
 	applied, err := stores[1].migrate(context.Background())
 	require.NoError(t, err)
 	assert.Zero(t, applied)
+}
+
+// A PostgreSQL database that cannot hold Unicode names is refused at start, with what to do,
+// instead of refusing certificates one by one later.
+func TestPostgresNotUTF8IsRefused(t *testing.T) {
+	ctx := context.Background()
+	base := testenv.PostgresBase(t)
+	admin, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("hz_ascii_%d", time.Now().UnixNano())
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE "+name+" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	u.Path = "/" + name
+
+	_, err = Open(ctx, u.String(), slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "encoding is SQL_ASCII")
+	assert.Contains(t, err.Error(), "ENCODING 'UTF8'")
 }
