@@ -108,7 +108,7 @@ func (o IntakeOptions) startWorker(ctx context.Context, natsURL, dbURL string) (
 		return nil, err
 	}
 	p := o.proc("worker", 0, "worker", []string{
-		"HZ_NATS_URL=" + natsURL, "HZ_DB_URL=" + dbURL, "HZ_ADMIN_LISTEN=" + Addr(admin), "HZ_LOG_LEVEL=warn",
+		"HZ_NATS_URL=" + natsURL, "HZ_DB_URL=" + dbURL, "HZ_ADMIN_LISTEN=" + Addr(admin),
 	})
 	if err := p.Start(); err != nil {
 		return nil, err
