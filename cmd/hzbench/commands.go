@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -27,6 +28,19 @@ func (c common) publish(heading string, write func(*bytes.Buffer)) error {
 	write(&b)
 	os.Stdout.Write(b.Bytes())
 	return bench.UpdateSection(c.out, heading, b.Bytes())
+}
+
+// markdown is a benchmark's report, written as its bench/results.md section.
+type markdown interface {
+	WriteMarkdown(w io.Writer, now time.Time)
+}
+
+// report publishes rep's section under heading, unless the benchmark failed with err.
+func (c common) report(heading string, rep markdown, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.publish(heading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }
 
 // scratch is a temporary work directory removed by the returned function.
@@ -87,10 +101,7 @@ func runCluster(ctx context.Context, set *config.Set, args []string) error {
 	defer done()
 	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
 	rep, err := bench.RunCluster(ctx, o)
-	if err != nil {
-		return err
-	}
-	return c.publish(bench.ClusterHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	return c.report(bench.ClusterHeading, rep, err)
 }
 
 func runE2E(ctx context.Context, set *config.Set, args []string) error {
@@ -115,10 +126,7 @@ func runE2E(ctx context.Context, set *config.Set, args []string) error {
 	defer done()
 	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
 	rep, err := bench.RunE2E(ctx, o)
-	if err != nil {
-		return err
-	}
-	return c.publish(bench.E2EHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	return c.report(bench.E2EHeading, rep, err)
 }
 
 func runDrain(ctx context.Context, set *config.Set, args []string) error {
@@ -137,10 +145,7 @@ func runDrain(ctx context.Context, set *config.Set, args []string) error {
 	o.Progress = os.Stderr
 	o.Note = c.note
 	rep, err := bench.RunDrain(ctx, o)
-	if err != nil {
-		return err
-	}
-	return c.publish(bench.DrainHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	return c.report(bench.DrainHeading, rep, err)
 }
 
 func runConsole(ctx context.Context, set *config.Set, args []string) error {
@@ -159,10 +164,7 @@ func runConsole(ctx context.Context, set *config.Set, args []string) error {
 	}
 	o.Progress, o.Note = os.Stderr, c.note
 	rep, err := bench.RunConsole(ctx, o)
-	if err != nil {
-		return err
-	}
-	return c.publish(bench.ConsoleHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	return c.report(bench.ConsoleHeading, rep, err)
 }
 
 func runLint(ctx context.Context, set *config.Set, args []string) error {
@@ -180,8 +182,5 @@ func runLint(ctx context.Context, set *config.Set, args []string) error {
 	}
 	o.Progress, o.Note = os.Stderr, c.note
 	rep, err := bench.RunLint(ctx, o)
-	if err != nil {
-		return err
-	}
-	return c.publish(bench.LintHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	return c.report(bench.LintHeading, rep, err)
 }
