@@ -99,7 +99,10 @@ func (e *syncEnv) waitRuns(t *testing.T, n int) []inventory.CertSyncRun {
 	require.Eventually(t, func() bool {
 		var err error
 		runs, err = e.app.store.CertSyncRuns(context.Background(), 100)
-		return err == nil && len(runs) == n && settled(e.conn, ConsumerName([]string{events.TypeCertNew}))
+		// A run is recorded before its gauges are set and it is counted: wait for the count too
+		// (the first run is the worker's own, not syncNow's).
+		counted := metricValue(t, e.reg, "hz_cert_sync_runs_total", "ok") + metricValue(t, e.reg, "hz_cert_sync_runs_total", "failed")
+		return err == nil && len(runs) == n && counted == float64(n) && settled(e.conn, ConsumerName([]string{events.TypeCertNew}))
 	}, 30*time.Second, 20*time.Millisecond)
 	return runs
 }
