@@ -43,13 +43,14 @@ func (c common) report(heading string, rep markdown, err error) error {
 	return c.publish(heading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
 }
 
-// scratch is a temporary work directory removed by the returned function.
-func scratch() (string, func(), error) {
+// inScratch runs fn in a new temporary work directory, removed afterwards.
+func inScratch(fn func(work string) error) error {
 	work, err := os.MkdirTemp("", "hzbench")
 	if err != nil {
-		return "", nil, fmt.Errorf("scratch dir: %w", err)
+		return fmt.Errorf("scratch dir: %w", err)
 	}
-	return work, func() { os.RemoveAll(work) }, nil
+	defer os.RemoveAll(work)
+	return fn(work)
 }
 
 // bindLoad defines the flags of the intake benchmarks' load.
@@ -70,20 +71,14 @@ func runIntake(ctx context.Context, set *config.Set, args []string) error {
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	work, done, err := scratch()
-	if err != nil {
-		return err
-	}
-	defer done()
-	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
-	rep, err := bench.RunIntake(ctx, o)
-	if err != nil {
-		return err
-	}
-	if o.TracingOnly {
+	return inScratch(func(work string) error {
+		o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+		rep, err := bench.RunIntake(ctx, o)
+		if err != nil || !o.TracingOnly {
+			return c.report(bench.IntakeHeading, rep, err)
+		}
 		return c.publish(bench.TracingHeading, func(b *bytes.Buffer) { rep.WriteTracingMarkdown(b, time.Now()) })
-	}
-	return c.publish(bench.IntakeHeading, func(b *bytes.Buffer) { rep.WriteMarkdown(b, time.Now()) })
+	})
 }
 
 func runCluster(ctx context.Context, set *config.Set, args []string) error {
@@ -94,14 +89,11 @@ func runCluster(ctx context.Context, set *config.Set, args []string) error {
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	work, done, err := scratch()
-	if err != nil {
-		return err
-	}
-	defer done()
-	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
-	rep, err := bench.RunCluster(ctx, o)
-	return c.report(bench.ClusterHeading, rep, err)
+	return inScratch(func(work string) error {
+		o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+		rep, err := bench.RunCluster(ctx, o)
+		return c.report(bench.ClusterHeading, rep, err)
+	})
 }
 
 func runE2E(ctx context.Context, set *config.Set, args []string) error {
@@ -119,14 +111,11 @@ func runE2E(ctx context.Context, set *config.Set, args []string) error {
 	if o.Runs < 1 || o.Rate < 1 || o.Duration <= 0 || o.Poll <= 0 {
 		return fmt.Errorf("--runs and --rate must be at least 1, --duration and --poll positive")
 	}
-	work, done, err := scratch()
-	if err != nil {
-		return err
-	}
-	defer done()
-	o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
-	rep, err := bench.RunE2E(ctx, o)
-	return c.report(bench.E2EHeading, rep, err)
+	return inScratch(func(work string) error {
+		o.WorkDir, o.Progress, o.Note = work, os.Stderr, c.note
+		rep, err := bench.RunE2E(ctx, o)
+		return c.report(bench.E2EHeading, rep, err)
+	})
 }
 
 func runDrain(ctx context.Context, set *config.Set, args []string) error {

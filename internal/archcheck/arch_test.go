@@ -93,23 +93,37 @@ func TestREADMEMapIsTrue(t *testing.T) {
 	}
 }
 
-// hzctl talks to the Hardenize API, JetStream and the worker's HTTP API, never to the database:
-// hzctl certs import stores through HZ_EVENTS and the workers. Linking a database driver into it
-// would mean some command writes the inventory around the workers (and their rules and alerts).
-func TestHzctlLinksNoDatabaseDriver(t *testing.T) {
+// Each binary links only what its job needs. hzctl talks to the Hardenize API, JetStream and the
+// worker's HTTP API, never to the database: hzctl certs import stores through HZ_EVENTS and the
+// workers, and a database driver in it would mean some command writes the inventory around the
+// workers (and their rules and alerts). Only the receiver runs a NATS server (--dev, one machine):
+// package queue/embedded keeps it out of every client of the queue.
+func TestBinariesLinkOnlyWhatTheyNeed(t *testing.T) {
+	natsServer := "github.com/nats-io/nats-server/v2/server"
+	tests := []struct {
+		cmd, sure string // sure: a package the binary does link, so the list is of its dependencies
+		banned    []string
+	}{
+		{"./cmd/hzctl", module + "internal/certsync", []string{"modernc.org/sqlite", "github.com/jackc/pgx", module + "internal/inventory", module + "internal/ingest", natsServer}},
+		{"./cmd/worker", module + "internal/ingest", []string{natsServer, module + "internal/queue/embedded"}},
+	}
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to list the packages")
-	cmd := exec.Command(goBin, "list", "-deps", "./cmd/hzctl")
-	cmd.Dir = filepath.Join("..", "..")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "go list: %s", stderr.String())
-	deps := strings.Fields(string(out))
-	require.Contains(t, deps, module+"internal/certsync", "the list is of hzctl's dependencies")
-	for _, dep := range deps {
-		for _, banned := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", module + "internal/inventory", module + "internal/ingest"} {
-			assert.False(t, dep == banned || strings.HasPrefix(dep, banned+"/"), "cmd/hzctl links %s", dep)
-		}
+	for _, tc := range tests {
+		t.Run(tc.cmd, func(t *testing.T) {
+			cmd := exec.Command(goBin, "list", "-deps", tc.cmd)
+			cmd.Dir = filepath.Join("..", "..")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			require.NoError(t, err, "go list: %s", stderr.String())
+			deps := strings.Fields(string(out))
+			require.Contains(t, deps, tc.sure, "the list is of %s's dependencies", tc.cmd)
+			for _, dep := range deps {
+				for _, banned := range tc.banned {
+					assert.False(t, dep == banned || strings.HasPrefix(dep, banned+"/"), "%s links %s", tc.cmd, dep)
+				}
+			}
+		})
 	}
 }

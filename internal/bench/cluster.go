@@ -113,7 +113,10 @@ func (o IntakeOptions) startWithCluster(ctx context.Context, run int, name strin
 		nodes = append(nodes, n)
 	}
 	url := strings.Join(urls, ",")
-	if err := waitJetStream(ctx, url); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err := WaitJetStream(wctx, url)
+	cancel()
+	if err != nil {
 		for i, n := range nodes {
 			err = fmt.Errorf("%w\nn%d log (last lines but route churn):\n%s", err, i+1, n.LogTail(20, "Route connection created", "Duplicate Route"))
 		}
@@ -128,10 +131,9 @@ func (o IntakeOptions) startWithCluster(ctx context.Context, run int, name strin
 	return target, proc, nil, func() { stop(); stopAll() }, nil
 }
 
-// waitJetStream waits until the cluster at url answers JetStream requests (it has a meta leader).
-func waitJetStream(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
+// WaitJetStream waits until the cluster at url answers JetStream requests (it has a meta leader),
+// or ctx ends.
+func WaitJetStream(ctx context.Context, url string) error {
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", url, err)

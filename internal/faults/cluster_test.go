@@ -115,14 +115,9 @@ func (c *cluster) waitNode(i int) {
 // waitMeta waits until the cluster has a JetStream meta leader (it answers account info).
 func (c *cluster) waitMeta() {
 	c.t.Helper()
-	conn := c.connect()
-	defer conn.Close(time.Second)
-	require.Eventually(c.t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := conn.JS.AccountInfo(ctx)
-		return err == nil
-	}, time.Minute, 100*time.Millisecond, "the cluster elects a JetStream meta leader")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(c.t, bench.WaitJetStream(ctx, c.URL()), "the cluster elects a JetStream meta leader")
 }
 
 func (c *cluster) connect() *queue.Conn {
@@ -176,11 +171,13 @@ func (c *cluster) streamLeader(stream string, all bool, down ...int) int {
 func (c *cluster) waitCaughtUp(stream, what string) time.Duration {
 	c.t.Helper()
 	const within = 5 * time.Minute
+	conn := c.connect()
+	defer conn.Close(time.Second)
 	start := time.Now()
 	var state string
 	for time.Since(start) < within {
 		var ok bool
-		if ok, state = c.replicasCurrent(stream); ok {
+		if ok, state = replicasCurrent(conn, stream); ok {
 			return time.Since(start)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -191,9 +188,7 @@ func (c *cluster) waitCaughtUp(stream, what string) time.Duration {
 
 // replicasCurrent reports whether every replica of stream is current, and if not, what the
 // stream's leader says of each.
-func (c *cluster) replicasCurrent(stream string) (bool, string) {
-	conn := c.connect()
-	defer conn.Close(time.Second)
+func replicasCurrent(conn *queue.Conn, stream string) (bool, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s, err := conn.JS.Stream(ctx, stream)

@@ -341,44 +341,15 @@ func workerOnEnv(t *testing.T, natsURL, dbURL string, env []string, args ...stri
 // writes them; start it again after a few seconds (crash recovery from the WAL). The worker retries:
 // every event answered 204 is stored, none dead-lettered.
 func TestKillPostgresUnderLoad(t *testing.T) {
-	const (
-		n    = 6000
-		down = 3 * time.Second
-	)
+	const n = 6000
 	pg := startDurablePostgres(t)
-	s := startStack(t)
-	bodies := sampleBodies(t, events.TypeCertNew, n)
-	w := s.startWorker(pg.URL())
-	db := openStore(t, pg.URL())
-	snd := &sender{url: s.webhookURL, org: org, hook: hook, secret: secret, body: bodyOf(bodies)}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { snd.run(ctx, n, 4, 2*time.Millisecond); close(done) }()
-
-	waitStored(t, db, n/5, 2*time.Minute)
-	atKill := storedCount(db)
-	pg.Kill()
-	time.Sleep(down)
-	pg.Start()
-	<-done
-	require.NoError(t, ctx.Err(), "sender finished")
-
-	waitStored(t, db, n, 3*time.Minute)
-	require.Eventually(t, func() bool { _, left := s.queueState(allTypesConsumer()); return left == 0 },
-		time.Minute, 100*time.Millisecond, "the consumer finished every message")
-	stored, err := storedEvents(ctx, db)
-	require.NoError(t, err)
-	dead, _ := s.queueState(allTypesConsumer())
-	ids := s.storedIDs()
-	_, dups := compare(n, snd.accepted, ids)
-	lost := lostIn(snd.accepted, stored)
-	record(row{N: 12, Scenario: "kill -9 PostgreSQL (fsync=on) under load", Sent: n, NoContent: snd.count204(), Stored: len(stored), Lost: lost, Duplicates: dups,
-		Note: fmt.Sprintf("postmaster killed with %d stored, down %s; %d deliveries retried; %d dead-lettered", atKill, down, retriedDeliveries(t, w.adminURL), dead)})
-	assert.Less(t, atKill, n, "killed while events were still to store")
-	assert.Zero(t, lost)
-	assert.Zero(t, dups)
-	assert.Zero(t, dead, "nothing dead-lettered")
+	o := postgresOutageUnderLoad(t, pg, n, pg.Kill)
+	record(row{N: 12, Scenario: "kill -9 PostgreSQL (fsync=on) under load", Sent: n, NoContent: o.noContent, Stored: o.stored, Lost: o.lost, Duplicates: o.dups,
+		Note: fmt.Sprintf("postmaster killed with %d stored, down %s; %d deliveries retried; %d dead-lettered", o.atStored, o.down, o.retried, o.dead)})
+	assert.Less(t, o.atStored, n, "killed while events were still to store")
+	assert.Zero(t, o.lost)
+	assert.Zero(t, o.dups)
+	assert.Zero(t, o.dead, "nothing dead-lettered")
 }
 
 // Scenario 13: kill -9 one of two worker replicas writing into PostgreSQL in the middle of a
