@@ -47,7 +47,9 @@ func TestHostileRequests(t *testing.T) {
 	stopGood := make(chan struct{})
 	var good sync.WaitGroup
 	good.Add(1)
-	var goodSent, goodStored int
+	// A good delivery may be shed with 429 while the flood fills the in-flight limit (Hardenize
+	// sends it again); it is never answered anything else, nor dropped on the wire.
+	var goodSent, goodStored, goodShed int
 	go func() {
 		defer good.Done()
 		for i := 0; ; i++ {
@@ -69,8 +71,11 @@ func TestHostileRequests(t *testing.T) {
 			if err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusNoContent {
+				switch resp.StatusCode {
+				case http.StatusNoContent:
 					goodStored++
+				case http.StatusTooManyRequests:
+					goodShed++
 				}
 			}
 		}
@@ -176,8 +181,8 @@ func TestHostileRequests(t *testing.T) {
 
 	close(stopGood)
 	good.Wait()
-	assert.Positive(t, goodSent)
-	assert.Equal(t, goodSent, goodStored, "good traffic stored throughout")
+	assert.Positive(t, goodStored)
+	assert.Equal(t, goodSent, goodStored+goodShed, "good traffic stored throughout (%d shed with 429)", goodShed)
 	resp, err := http.Get(h.app.AdminURL() + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
