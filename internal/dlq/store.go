@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -90,51 +89,19 @@ func (s *Store) delete(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// scan calls fn for every dead letter, oldest first, through an ephemeral ordered consumer that
-// delivers headers only: one pass over the stream, however many letters it holds.
+// scan calls fn for every dead letter, oldest first: one pass over the stream, headers only,
+// however many letters it holds. Letters added during the scan are left for the next one.
 func (s *Store) scan(ctx context.Context, fn func(apiwire.DLQLetter)) error {
-	st, err := s.js.Stream(ctx, s.stream)
-	if err != nil {
-		return fmt.Errorf("dead-letter stream %s: %w", s.stream, err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("dead-letter stream %s: %w", s.stream, err)
-	}
-	if info.State.Msgs == 0 {
+	err := queue.Scan(ctx, s.js, s.stream, queue.ScanOptions{HeadersOnly: true}, func(m jetstream.Msg) error {
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("dead letter metadata: %w", err)
+		}
+		fn(letterOfMsg(m, meta.Sequence.Stream))
 		return nil
-	}
-	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		HeadersOnly: true, InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("scan dead letters: %w", err)
 	}
-	last := info.State.LastSeq
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := c.FetchNoWait(256)
-		if err != nil {
-			return fmt.Errorf("scan dead letters: %w", err)
-		}
-		n, done := 0, false
-		for m := range b.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			fn(letterOfMsg(m, meta.Sequence.Stream))
-			// Letters added during the scan are left for the next one.
-			done = done || meta.NumPending == 0 || meta.Sequence.Stream >= last
-		}
-		if err := b.Error(); err != nil {
-			return fmt.Errorf("scan dead letters: %w", err)
-		}
-		if n == 0 || done {
-			return nil
-		}
-	}
+	return nil
 }

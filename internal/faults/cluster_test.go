@@ -241,45 +241,21 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 }
 
 func readIDs(ctx context.Context, conn *queue.Conn) (map[int]int, error) {
-	stream, err := conn.JS.Stream(ctx, queue.StreamEvents)
-	if err != nil {
-		return nil, err
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, err
-	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	ids := map[int]int{}
-	for n := uint64(0); n < info.State.Msgs; {
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+	err := queue.Scan(ctx, conn.JS, queue.StreamEvents, queue.ScanOptions{HeadersOnly: true}, func(m jetstream.Msg) error {
+		if strings.HasPrefix(m.Subject(), queue.RedriveSubjectPrefix) {
+			return nil // a redrive's copy for one consumer (hzctl dlq redrive), not a second receipt
+		}
+		id, err := strconv.Atoi(m.Headers().Get(queue.HeaderEventID))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("event id of a message on %s: %w", m.Subject(), err)
 		}
-		got := 0
-		for m := range batch.Messages() {
-			n++
-			got++
-			if strings.HasPrefix(m.Subject(), queue.RedriveSubjectPrefix) {
-				continue // a redrive's copy for one consumer (hzctl dlq redrive), not a second receipt
-			}
-			id, err := strconv.Atoi(m.Headers().Get(queue.HeaderEventID))
-			if err != nil {
-				return nil, fmt.Errorf("event id of seq %d: %w", n, err)
-			}
-			ids[id]++
-		}
-		if err := batch.Error(); err != nil {
-			return nil, err
-		}
-		if got == 0 {
-			return nil, fmt.Errorf("read %d of %d messages, then nothing", n, info.State.Msgs)
-		}
-	}
-	return ids, nil
+		ids[id]++
+		return nil
+	})
+	return ids, err
 }
 
 // receiverOn starts a receiver process on natsURL with R3 streams; it returns the webhook URL and
