@@ -220,7 +220,8 @@ func (c *cluster) start(i int) {
 // streamIDs reads every Hz-Event-Id in HZ_EVENTS at natsURL with its number of copies: a
 // duplicate is a second message of one event id, which the duplicate window must prevent (a
 // redrive's copy on hz.redrive.events.<consumer> is not one). Right
-// after a fault the cluster may refuse a request for a moment: the read is retried.
+// after a fault the cluster may refuse a request for a while (creating the scan's consumer has
+// been seen to time out once after a follower's restart): each read is bounded and retried.
 func streamIDs(t *testing.T, natsURL string) map[int]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -241,7 +242,7 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 }
 
 func readIDs(ctx context.Context, conn *queue.Conn) (map[int]int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	ids := map[int]int{}
 	err := queue.Scan(ctx, conn.JS, queue.StreamEvents, queue.ScanOptions{HeadersOnly: true}, func(m jetstream.Msg) error {
