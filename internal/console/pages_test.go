@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,7 +174,7 @@ func TestAuthorizeFromTheConsole(t *testing.T) {
 	is := h.issue("www.example.com", "www.example.com")
 	other := h.issue("shop.example.com", "shop.example.com")
 	c := h.client().login()
-	rows, err := h.store.UnpublishedOldest(t.Context(), 10)
+	rows, err := h.store.UnpublishedOldest(t.Context(), time.Now(), 10)
 	require.NoError(t, err)
 	require.Len(t, rows, 2, "the harness publishes nothing: both alerts are pending")
 
@@ -184,7 +185,7 @@ func TestAuthorizeFromTheConsole(t *testing.T) {
 	page := c.get("/ui/findings")
 	assert.Contains(t, page.body, "Authorized: issuance "+is.tbs[:12]+"…. 1 finding authorized now; their alerts will not be sent.")
 	assert.Contains(t, page.body, "by console")
-	rows, err = h.store.UnpublishedOldest(t.Context(), 10)
+	rows, err = h.store.UnpublishedOldest(t.Context(), time.Now(), 10)
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, other.tbs, rows[0].TBSSHA256, "only the other issuance's alert is still to send")

@@ -28,9 +28,6 @@ type ExpiryStats struct {
 	Published int // alerts published, including ones left unpublished by earlier failures
 }
 
-// sweepLimit bounds how many unpublished findings one scan retries.
-const sweepLimit = 1000
-
 // ExpiryScan is the scheduled scan for expiringSoon. Outbox may be nil: findings are then stored
 // and left unpublished.
 type ExpiryScan struct {
@@ -86,7 +83,7 @@ func (s ExpiryScan) Run(ctx context.Context, now time.Time) (ExpiryStats, error)
 		}
 	}
 	if s.Outbox != nil {
-		n, err := s.Outbox.PublishOldest(ctx, sweepLimit)
+		n, err := s.Outbox.Sweep(ctx, now)
 		st.Published = n
 		errs = append(errs, err)
 	}

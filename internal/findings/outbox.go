@@ -35,7 +35,7 @@ func Row(f rules.Finding, c rules.Cert, now time.Time) (inventory.FindingRow, er
 // OutboxStore is what the outbox needs of the inventory (*inventory.Store).
 type OutboxStore interface {
 	Unpublished(ctx context.Context, issuances []string) ([]inventory.OutboxRow, error)
-	UnpublishedOldest(ctx context.Context, limit int) ([]inventory.OutboxRow, error)
+	UnpublishedOldest(ctx context.Context, upTo time.Time, limit int) ([]inventory.OutboxRow, error)
 	MarkPublished(ctx context.Context, tbs, dedupType string, at time.Time) (first bool, err error)
 }
 
@@ -84,11 +84,10 @@ func (o *Outbox) PublishIssuances(ctx context.Context, issuances []string) (fail
 	return o.publish(ctx, rows), nil
 }
 
-// PublishOldest publishes up to limit unpublished findings, oldest first (findings left behind by
-// an event that was dead-lettered before its alert went out). It returns how many went out and
-// the first error.
-func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
-	rows, err := o.store.UnpublishedOldest(ctx, limit)
+// PublishOldest publishes up to limit unpublished findings made at or before upTo, oldest first. It
+// returns how many went out and the first error.
+func (o *Outbox) PublishOldest(ctx context.Context, upTo time.Time, limit int) (int, error) {
+	rows, err := o.store.UnpublishedOldest(ctx, upTo, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -103,6 +102,25 @@ func (o *Outbox) PublishOldest(ctx context.Context, limit int) (int, error) {
 		return n, err // one is enough: they share a cause
 	}
 	return n, nil
+}
+
+// sweepBatch is how many unpublished findings one read of a Sweep takes.
+const sweepBatch = 1000
+
+// Sweep publishes every unpublished finding made at or before upTo, oldest first, in reads of
+// sweepBatch: the findings an event left behind when it was dead-lettered after its store and
+// before its alerts went out, which nothing else publishes until the event is redriven. An upTo
+// some time ago leaves alone the findings whose event is publishing them now. It returns how many
+// went out and the first error, after which it stops.
+func (o *Outbox) Sweep(ctx context.Context, upTo time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := o.PublishOldest(ctx, upTo, sweepBatch)
+		total += n
+		if err != nil || n < sweepBatch {
+			return total, err
+		}
+	}
 }
 
 // publish publishes rows, each in the trace of the event that made its finding (none: the trace

@@ -74,7 +74,7 @@ func TestOutboxPublishesInTheFindingsTrace(t *testing.T) {
 			findings.WithTraceParent(rows, tc.origin)
 			require.NoError(t, store.RecordFindings(t.Context(), rows))
 
-			n, err := outbox.PublishOldest(t.Context(), 10) // the expiry scan's sweep
+			n, err := outbox.PublishOldest(t.Context(), time.Now(), 10) // the sweep
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
 

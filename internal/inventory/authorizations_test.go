@@ -32,7 +32,7 @@ func testAuthorize(t *testing.T, s *Store) {
 		Write{Cert: c, Findings: []FindingRow{finding("c", "wildcard")}},
 	)
 	unpublished := func() []string {
-		rows, err := s.UnpublishedOldest(ctx, 100)
+		rows, err := s.UnpublishedOldest(ctx, time.Now(), 100)
 		require.NoError(t, err)
 		var out []string
 		for _, r := range rows {

@@ -102,10 +102,11 @@ func (s *Store) Unpublished(ctx context.Context, issuances []string) ([]OutboxRo
 	return out, nil
 }
 
-// UnpublishedOldest returns up to limit findings whose alert is not yet published, oldest first,
-// leaving out authorized ones.
-func (s *Store) UnpublishedOldest(ctx context.Context, limit int) ([]OutboxRow, error) {
-	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert, trace_parent FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL ORDER BY created_at, tbs_sha256, dedup_type LIMIT $1", limit)
+// UnpublishedOldest returns up to limit findings made at or before upTo whose alert is not yet
+// published, oldest first, leaving out authorized ones.
+func (s *Store) UnpublishedOldest(ctx context.Context, upTo time.Time, limit int) ([]OutboxRow, error) {
+	rows, err := s.write.QueryContext(ctx, "SELECT tbs_sha256, dedup_type, type, alert, trace_parent FROM findings WHERE published_at IS NULL AND suppressed = false AND authorized_at IS NULL AND created_at <= $1 ORDER BY created_at, tbs_sha256, dedup_type LIMIT $2",
+		s.dialect.timeArg(Ms(upTo)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished findings: %w", err)
 	}

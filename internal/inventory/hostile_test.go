@@ -51,7 +51,7 @@ func TestHostileTextIsStored(t *testing.T) {
 		var payload struct{ Subject string }
 		require.NoError(t, json.Unmarshal(d.Payload, &payload))
 		assert.Equal(t, "CN=a\uFFFDb", payload.Subject)
-		rows, err := s.UnpublishedOldest(context.Background(), 10)
+		rows, err := s.UnpublishedOldest(context.Background(), time.Now(), 10)
 		require.NoError(t, err)
 		require.Len(t, rows, 1)
 		got[t.Name()] = d

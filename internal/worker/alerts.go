@@ -1,13 +1,17 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hzhook/hzhook/internal/alerts"
 	"github.com/hzhook/hzhook/internal/dispatch"
+	"github.com/hzhook/hzhook/internal/findings"
 	"github.com/hzhook/hzhook/internal/queue"
 )
 
@@ -64,4 +68,25 @@ func newSinkDispatcher(conn *queue.Conn, cfg Config, sink alerts.Sink, ledger al
 		TracerProvider: tel.tp,
 		Propagator:     tel.prop,
 	})
+}
+
+// alertSweepLockKey is the cluster lock of the alert sweep, shared by every worker group.
+const alertSweepLockKey = "alert-sweep"
+
+// newAlertSweep publishes, every interval and on one replica at a time, the alerts of findings
+// whose event was dead-lettered after they were stored: without it they would wait for the
+// event's redrive. It takes those pending for an interval at least, leaving alone the ones an
+// event's handler is publishing right now.
+func newAlertSweep(every time.Duration, outbox *findings.Outbox, conn *queue.Conn, log *slog.Logger, reg prometheus.Registerer) *scheduled {
+	return &scheduled{
+		name: alertSweepLockKey, every: every, js: conn.JS, owner: newOwner(), log: log,
+		runs: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "hz_worker_alert_sweeps_total",
+			Help: "Scheduled sweeps publishing the alerts of findings left unpublished, by outcome (ok, failed, skipped: another replica held the lock).",
+		}, []string{"outcome"}),
+		do: func(ctx context.Context, _ func()) ([]any, error) {
+			n, err := outbox.Sweep(ctx, time.Now().Add(-every))
+			return []any{"published", n}, err
+		},
+	}
 }

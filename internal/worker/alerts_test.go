@@ -135,3 +135,49 @@ func settledOn(conn *queue.Conn, stream, consumer string) bool {
 	info, err := c.Info(context.Background())
 	return err == nil && info.Delivered.Stream > 0 && info.NumPending == 0 && info.NumAckPending == 0
 }
+
+// An event whose findings were stored but whose alerts could not be published (HZ_ALERTS took no
+// messages) is dead-lettered after its attempts; the alert sweep publishes those alerts once
+// HZ_ALERTS takes messages again, with the expiry scan off and no redrive.
+func TestAlertSweepPublishesWhatADeadLetteredEventLeftBehind(t *testing.T) {
+	conn, srv := testenv.JetStream(t)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte("watch:\n  - name: .example.com\n    issuers: [{sha256: ["+strings.Repeat("ab", 32)+"]}]\n"), 0o600))
+	cfg := testConfig(t, "--nats-url", srv.URL(), "--backoff", "50ms", "--max-deliver", "2", "--lint=false",
+		"--rules", rulesFile, "--expiry-scan-every", "0", "--alert-sweep-every", "1s")
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := New(ctx, cfg, Deps{Log: testenv.DiscardLog(), Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	alertStream, err := conn.JS.Stream(ctx, queue.StreamAlerts)
+	require.NoError(t, err)
+	alertCfg := alertStream.CachedInfo().Config
+	moved := alertCfg
+	moved.Subjects = []string{"test.elsewhere.>"}
+	_, err = conn.JS.UpdateStream(ctx, moved)
+	require.NoError(t, err, "HZ_ALERTS takes no alerts")
+
+	body, err := events.Sample(events.TypeCTEntry, 1, time.Now())
+	require.NoError(t, err)
+	publishEvent(t, conn, events.TypeCTEntry, 1, body)
+	dlqMsgs := func() uint64 {
+		s, err := conn.JS.Stream(ctx, queue.StreamDLQ)
+		require.NoError(t, err)
+		return s.CachedInfo().State.Msgs
+	}
+	require.Eventually(t, func() bool { return dlqMsgs() == 1 }, 30*time.Second, 20*time.Millisecond, "the event is dead-lettered")
+
+	_, err = conn.JS.UpdateStream(ctx, alertCfg)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := alertStream.Info(ctx)
+		return err == nil && info.State.Msgs == 1
+	}, 30*time.Second, 50*time.Millisecond, "the sweep publishes the stored finding's alert")
+	msg, err := alertStream.GetMsg(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, string(alerts.Subject("unexpectedIssuer")), msg.Subject)
+	assert.Equal(t, uint64(1), dlqMsgs(), "the letter stays, for the operator to redrive or purge")
+}

@@ -80,6 +80,7 @@ type App struct {
 	authz  *authz.Source          // the rules with the inventory's authorizations; nil without the inventory
 	sinks  []*dispatch.Dispatcher // one per configured alert sink
 	expiry *scheduled             // nil unless --rules, the inventory and --expiry-scan-every
+	sweep  *scheduled             // nil unless --rules, the inventory and --alert-sweep-every
 	lint   *dispatch.Dispatcher   // the lint stage; nil unless --lint and the inventory
 
 	stopping atomic.Bool
@@ -137,6 +138,9 @@ func New(ctx context.Context, cfg Config, d Deps) (_ *App, err error) {
 			if d.Handlers, a.lint, err = newLintStage(a.conn, cfg, a.store, policy, outbox, d.Handlers, d.Log, d.Registry, tel); err != nil {
 				return nil, fmt.Errorf("lint stage: %w", err)
 			}
+		}
+		if a.rules != nil && cfg.Alerts.SweepEvery > 0 {
+			a.sweep = newAlertSweep(cfg.Alerts.SweepEvery, outbox, a.conn, d.Log.With("component", "alert-sweep"), d.Registry)
 		}
 		if a.rules != nil && cfg.Alerts.ExpiryScanEvery > 0 {
 			scan := findings.ExpiryScan{Store: a.store, Rules: a.authz, Outbox: outbox, Log: d.Log.With("component", "expiry")}
@@ -246,6 +250,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	for _, sd := range a.sinks {
 		g.Go(func() error { return sd.Run(gctx) })
+	}
+	if a.sweep != nil {
+		g.Go(func() error { return a.sweep.run(gctx) })
 	}
 	if a.expiry != nil {
 		g.Go(func() error { return a.expiry.run(gctx) })

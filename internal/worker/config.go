@@ -58,6 +58,7 @@ type AlertsConfig struct {
 	SlackURL        string        // Slack incoming webhook (env only: the URL is a credential)
 	Log             bool          // log sink
 	ExpiryScanEvery time.Duration // 0 = off
+	SweepEvery      time.Duration // alerts left unpublished; 0 = off
 }
 
 // ReconcileConfig is the scheduled pull of missed events from the Hardenize API (off by default).
@@ -88,7 +89,7 @@ func DefaultConfig() Config {
 		BatchSize:       d.BatchSize,
 		Backoff:         d.Backoff,
 		ShutdownTimeout: d.ShutdownGrace,
-		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour},
+		Alerts:          AlertsConfig{ExpiryScanEvery: time.Hour, SweepEvery: time.Minute},
 		Console:         ConsoleConfig{SessionTTL: 12 * time.Hour, SilentAfter: 24 * time.Hour},
 		Lint:            LintConfig{Enabled: true},
 	}
@@ -129,6 +130,7 @@ func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
 	s.SecretEnv(&a.SlackURL, "HZ_ALERT_SLACK_URL", "deliver alerts to this Slack incoming-webhook URL")
 	s.Bool(&a.Log, "alert-log", "HZ_ALERT_LOG", d.Log, "deliver alerts to the log (one WARN record each)")
 	s.Duration(&a.ExpiryScanEvery, "expiry-scan-every", "HZ_EXPIRY_SCAN_EVERY", d.ExpiryScanEvery, "scan the inventory for expiringSoon findings this often (0 = off); one replica at a time; needs --rules")
+	s.Duration(&a.SweepEvery, "alert-sweep-every", "HZ_ALERT_SWEEP_EVERY", d.SweepEvery, "publish the alerts of stored findings that never went out (their event was dead-lettered after the store) this often (0 = off: they wait for the event's redrive or the next expiry scan); one replica at a time; needs --rules")
 }
 
 // Sinks reports whether any alert sink is configured.
@@ -228,8 +230,13 @@ func (a AlertsConfig) validate() []error {
 			errs = append(errs, errors.New("HZ_ALERT_SLACK_URL: must be an absolute http(s) URL"))
 		}
 	}
-	if a.ExpiryScanEvery < 0 || (a.ExpiryScanEvery > 0 && a.ExpiryScanEvery < time.Second) {
-		errs = append(errs, fmt.Errorf("--expiry-scan-every: %s: use 0 (off) or at least 1s", a.ExpiryScanEvery))
+	for _, sched := range []struct {
+		flag  string
+		every time.Duration
+	}{{"--expiry-scan-every", a.ExpiryScanEvery}, {"--alert-sweep-every", a.SweepEvery}} {
+		if sched.every < 0 || (sched.every > 0 && sched.every < time.Second) {
+			errs = append(errs, fmt.Errorf("%s: %s: use 0 (off) or at least 1s", sched.flag, sched.every))
+		}
 	}
 	return errs
 }
