@@ -51,7 +51,7 @@ func (r DrainReport) WriteMarkdown(w io.Writer, now time.Time) {
 		if d.Database != "sqlite" || !d.Lint.Measured {
 			continue
 		}
-		fmt.Fprintf(w, "With linting on, the worker's lint stage (its own consumer and dispatcher, batches of 50, one per core) drains the same backlog "+
+		fmt.Fprintf(w, "With linting on, the worker's lint stage (its own consumer and dispatcher, batches of 50, its default concurrency: one per two cores, at least one) drains the same backlog "+
 			"into the same SQLite store while the writer does; the backlog holds %.0f distinct certificates, so most of its messages are certificates already linted. "+
 			"Done is when the stage had handled the whole backlog, counted from the start of the writer's drain.\n\n", d.Lint.Certs)
 		fmt.Fprintln(w, "| SQLite, batches of the writer | writer (events/s) | vs linting off | lint stage done after | writer done after |")

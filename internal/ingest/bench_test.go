@@ -123,7 +123,7 @@ func drainLinting(b *testing.B, js jetstream.JetStream, dbURL, name string, coun
 	consumer := "bench-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	d, err := dispatch.New(js, nil, dispatch.Options{
 		Stream: queue.StreamEvents, Consumer: consumer, FilterSubjects: []string{queue.Subject(events.TypeCTEntry)},
-		Stage: "lint", Handlers: stage.Handlers(), BatchSize: 50, Concurrency: runtime.GOMAXPROCS(0), Registerer: reg,
+		Stage: "lint", Handlers: stage.Handlers(), BatchSize: 50, Concurrency: linting.DefaultConcurrency(runtime.GOMAXPROCS(0)), Registerer: reg,
 	})
 	require.NoError(b, err)
 	stopped := make(chan error, 1)

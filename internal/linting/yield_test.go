@@ -140,3 +140,10 @@ func TestClaims(t *testing.T) {
 	assert.True(t, c.known(fmt.Sprintf("fp/%d", recentSize-1)))
 	assert.Len(t, c.recent, recentSize)
 }
+
+// The stage leaves half the CPUs to the event writer, and lints on one at least.
+func TestDefaultConcurrency(t *testing.T) {
+	for procs, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 8: 4, 64: 32} {
+		assert.Equal(t, want, DefaultConcurrency(procs), "%d CPUs", procs)
+	}
+}

@@ -40,7 +40,7 @@ type Config struct {
 // default). Which lints run and which alert is the rules file's lints section.
 type LintConfig struct {
 	Enabled     bool
-	Concurrency int // batches linted at once in this replica; 0 = GOMAXPROCS
+	Concurrency int // batches linted at once in this replica; 0 = half of GOMAXPROCS, at least 1
 }
 
 // CertSyncConfig is the scheduled certificate sync (off by default): every Every, one replica
@@ -120,7 +120,7 @@ func Bind(s *config.Set, c *Config) {
 
 func bindLint(s *config.Set, l *LintConfig, d LintConfig) {
 	s.Bool(&l.Enabled, "lint", "HZ_LINT", d.Enabled, "lint every certificate once with zlint on a consumer of its own (hz-lint-<types>), beside the event writer; the rules file's lints section chooses the lints")
-	s.Int(&l.Concurrency, "lint-concurrency", "HZ_LINT_CONCURRENCY", d.Concurrency, "batches the lint stage lints at once in this replica (0 = one per CPU, GOMAXPROCS)")
+	s.Int(&l.Concurrency, "lint-concurrency", "HZ_LINT_CONCURRENCY", d.Concurrency, "batches the lint stage lints at once in this replica (0 = one per two CPUs, at least one: the rest stay with the event writer)")
 }
 
 func bindAlerts(s *config.Set, a *AlertsConfig, d AlertsConfig) {
@@ -207,7 +207,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Lint.Concurrency < 0 || c.Lint.Concurrency > 256 {
-		bad("lint-concurrency", "must be between 0 (one per CPU) and 256")
+		bad("lint-concurrency", "must be between 0 (one per two CPUs) and 256")
 	}
 	errs = append(errs, c.Alerts.validate()...)
 	errs = append(errs, c.Console.validate()...)

@@ -59,7 +59,7 @@ func newLintStage(conn *queue.Conn, cfg Config, store *inventory.Store, policy l
 	}
 	concurrency := cfg.Lint.Concurrency
 	if concurrency == 0 {
-		concurrency = runtime.GOMAXPROCS(0)
+		concurrency = linting.DefaultConcurrency(runtime.GOMAXPROCS(0))
 	}
 	d, err := dispatch.New(conn.JS, nil, dispatch.Options{
 		Stream:         queue.StreamEvents,
