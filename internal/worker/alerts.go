@@ -79,7 +79,7 @@ const alertSweepLockKey = "alert-sweep"
 // event's handler is publishing right now.
 func newAlertSweep(every time.Duration, outbox *findings.Outbox, conn *queue.Conn, log *slog.Logger, reg prometheus.Registerer) *scheduled {
 	return &scheduled{
-		name: alertSweepLockKey, every: every, js: conn.JS, owner: newOwner(), log: log,
+		name: alertSweepLockKey, every: every, js: conn.JS, owner: newOwner(), log: log, frequent: true, // each alert it publishes is logged
 		runs: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_worker_alert_sweeps_total",
 			Help: "Scheduled sweeps publishing the alerts of findings left unpublished, by outcome (ok, failed, skipped: another replica held the lock).",

@@ -37,6 +37,9 @@ type scheduled struct {
 	// asked (every when 0).
 	due  func(ctx context.Context) bool
 	tick time.Duration
+	// frequent logs the runs that went well at debug: a job of every minute would fill the log
+	// (what it did is logged where it happens).
+	frequent bool
 }
 
 // newOwner names this replica in the locks it holds.
@@ -90,5 +93,9 @@ func (s *scheduled) once(ctx context.Context) {
 		return
 	}
 	s.runs.WithLabelValues("ok").Inc()
-	s.log.InfoContext(ctx, "scheduled job done", append([]any{"job", s.name}, attrs...)...)
+	level := slog.LevelInfo
+	if s.frequent {
+		level = slog.LevelDebug
+	}
+	s.log.Log(ctx, level, "scheduled job done", append([]any{"job", s.name}, attrs...)...)
 }
