@@ -64,7 +64,7 @@ func (r LintReport) WriteMarkdown(w io.Writer, now time.Time) {
 	o := r.Options
 	fmt.Fprintf(w, "%s\n\n", LintHeading)
 	fmt.Fprintf(w, "%s with `go test -run '^$' -bench BenchmarkLint -cpu 1 -benchtime %dx %s`: zlint on each parsable certificate of its own testdata once, "+
-		"on one goroutine, so certificates/s is the rate of one core; the lint stage lints one batch per core at once. %s\n\n",
+		"on one goroutine, so certificates/s is the rate of one core; the lint stage lints one batch per two cores at once by default. %s\n\n",
 		measuredOn(now), o.Certs, o.Package, conditions(r.LoadAverage, o.Note))
 	fmt.Fprintln(w, "| sources | lints | certificates/s per core | ms per certificate | allocs per certificate |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
