@@ -260,6 +260,9 @@ func TestGroupCommitShutdownAnswersWhatIsInFlight(t *testing.T) {
 	var held int
 	require.Eventually(t, func() bool {
 		m := inFlight.FindStringSubmatch(h.metrics())
+		if m == nil {
+			return false // no request has reached the listener yet
+		}
 		held, _ = strconv.Atoi(m[1])
 		return held >= 20
 	}, 10*time.Second, time.Millisecond, "deliveries waiting in the group commit")
