@@ -3,6 +3,7 @@ package findings_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,41 @@ func TestOutboxPublishesInTheFindingsTrace(t *testing.T) {
 			assert.Equal(t, publish.SpanContext.SpanID(), stored.SpanID())
 		})
 	}
+}
+
+// A sweep publishes only the findings made at or before its bound, oldest first: a finding whose
+// event is publishing it right now (newer than the bound) is left to that event.
+func TestSweepLeavesNewerFindingsAlone(t *testing.T) {
+	conn, _ := testenv.JetStream(t)
+	require.NoError(t, queue.EnsureAlertStream(t.Context(), conn.JS))
+	store, err := inventory.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "hzhook.db"), testenv.DiscardLog())
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	outbox := findings.NewOutbox(store, queue.NewPublisher(conn.JS), alerts.NewMetrics(prometheus.NewRegistry()), testenv.DiscardLog(), time.Now, findings.Tracing{})
+
+	now := time.Now()
+	var rows []inventory.FindingRow
+	for i, made := range []time.Time{now.Add(-2 * time.Minute), now.Add(-90 * time.Second), now} {
+		tbs := strings.Repeat(string(rune('a'+i)), 64)
+		f := rules.Finding{Type: rules.TypeWildcard, TBSSHA256: tbs, SHA256: tbs}
+		row, err := findings.Row(f, rules.Cert{SHA256: tbs, TBSSHA256: tbs, Subject: "CN=*.example.com"}, made)
+		require.NoError(t, err)
+		rows = append(rows, row)
+	}
+	require.NoError(t, store.RecordFindings(t.Context(), rows))
+
+	n, err := outbox.Sweep(t.Context(), now.Add(-time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the two made over a minute ago")
+	left, err := store.UnpublishedOldest(t.Context(), now, 10)
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	assert.Equal(t, rows[2].TBSSHA256, left[0].TBSSHA256, "the newest is left to its event")
+
+	n, err = outbox.Sweep(t.Context(), now)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	s, err := conn.JS.Stream(t.Context(), queue.StreamAlerts)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), s.CachedInfo().State.Msgs, "each alert once")
 }
