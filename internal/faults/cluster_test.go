@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -217,7 +218,8 @@ func (c *cluster) start(i int) {
 	c.waitNode(i)
 }
 
-// streamIDs reads every Hz-Event-Id in HZ_EVENTS at natsURL with its number of copies: a
+// streamIDs reads every Hz-Event-Id in HZ_EVENTS at natsURL, once the intake journal is empty,
+// with its number of copies: a
 // duplicate is a second message of one event id, which the duplicate window must prevent (a
 // redrive's copy on hz.redrive.events.<consumer> is not one). Right
 // after a fault the cluster may refuse a request for a while (creating the scan's consumer has
@@ -230,6 +232,7 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 	require.NoError(t, err)
 	defer conn.Close(time.Second)
 	require.NoError(t, conn.WaitConnected(ctx))
+	waitJournalMoved(t, ctx, conn)
 	var ids map[int]int
 	require.Eventually(t, func() bool {
 		ids, err = readIDs(ctx, conn)
@@ -239,6 +242,25 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 		return err == nil
 	}, 2*time.Minute, time.Second)
 	return ids
+}
+
+// waitJournalMoved waits until HZ_JOURNAL holds no entry: every event a journaling receiver
+// answered 204 for is in HZ_EVENTS then (or was lost, which the caller counts).
+func waitJournalMoved(t *testing.T, ctx context.Context, conn *queue.Conn) {
+	t.Helper()
+	var left uint64
+	require.Eventually(t, func() bool {
+		s, err := conn.JS.Stream(ctx, queue.StreamJournal)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return true
+		}
+		if err != nil {
+			t.Logf("read HZ_JOURNAL: %v; retrying", err)
+			return false
+		}
+		left = s.CachedInfo().State.Msgs
+		return left == 0
+	}, 2*time.Minute, 100*time.Millisecond, "the journal's entries moved into HZ_EVENTS (%d left)", left)
 }
 
 func readIDs(ctx context.Context, conn *queue.Conn) (map[int]int, error) {

@@ -22,11 +22,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"source", "reason"}),
 		enqueued: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_intake_enqueued_total",
-			Help: "Events stored in HZ_EVENTS, by source and event type (test, ct.entry, pki.cert.new, other).",
+			Help: "Events stored, in HZ_EVENTS or in an entry of the intake journal HZ_JOURNAL (moved into HZ_EVENTS moments later), by source and event type (test, ct.entry, pki.cert.new, other).",
 		}, []string{"source", "type"}),
 		duplicates: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_intake_duplicates_total",
-			Help: "Redeliveries of events already stored (same Nats-Msg-Id), by source.",
+			Help: "Redeliveries of events already stored (same Nats-Msg-Id), by source; one inside a journal entry is counted when the entry is moved, in hz_journal_events_total{outcome=\"duplicate\"}.",
 		}, []string{"source"}),
 		unavailable: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_intake_unavailable_total",

@@ -2,14 +2,10 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,44 +19,32 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// Headers of a JetStream atomic batch publish (nats-server 2.12 and later, stream allow_atomic).
-const (
-	headerBatchID     = "Nats-Batch-Id"
-	headerBatchSeq    = "Nats-Batch-Sequence"
-	headerBatchCommit = "Nats-Batch-Commit"
-)
-
-// MaxBatchMessages is nats-server's default limit of messages in one atomic batch
-// (jetstream.limits.max_batch_size).
-const MaxBatchMessages = 1000
-
 // ErrClosed is returned by GroupCommit.Publish after Close.
 var ErrClosed = errors.New("group commit closed")
 
 // GroupCommitOptions bound the batches of a GroupCommit. Zero values take the defaults.
 type GroupCommitOptions struct {
-	// MaxMessages is the most messages in one batch (default 256, at most MaxBatchMessages).
+	// MaxMessages is the most messages in one journal entry (default 256, at most MaxBatchMessages).
 	MaxMessages int
-	// MaxBytes is the most header and body bytes in one batch (default 8 MiB); a larger single
-	// message is sent alone.
+	// MaxBytes is the most header and body bytes in one entry (default 8 MiB, and never more than
+	// the server's max_payload allows); a larger single message is sent alone.
 	MaxBytes int
 	// Linger is how long a batch that has a commit slot waits for more messages, unless its message
 	// is alone at an idle moment: that one leaves at once. Zero sends as soon as a slot is free
 	// (batches then fill only while every slot is busy).
 	Linger time.Duration
-	// MaxInFlight is the most batches awaiting their commit acknowledgement at once (default 1:
-	// nats-server stores a stream's batches one after the other anyway, and with two in flight
-	// each batch is smaller, which measured slower; the server allows 50 open atomic batches per
-	// stream, shared by every receiver).
+	// MaxInFlight is the most entries awaiting their acknowledgement at once (default 1: the
+	// server stores a stream's messages one after the other anyway, and with more in flight each
+	// entry is smaller).
 	MaxInFlight int
-	// CommitTimeout bounds the wait for a batch's acknowledgement (default 1s). A batch that times
-	// out falls back to per-message publishes, so keep it below the caller's own deadline.
+	// CommitTimeout bounds the wait for an entry's acknowledgement (default 1s). An entry that
+	// times out falls back to per-message publishes, so keep it below the caller's own deadline.
 	CommitTimeout time.Duration
 	Log           *slog.Logger
 	Registerer    prometheus.Registerer
-	// TracerProvider, when set, makes a span of each batch commit, linked to the span of every
-	// publish it carries (one batch serves many traces); each publish's own span (the caller's, in
-	// ctx) is told the size of the batch that stored it. Nil: no spans.
+	// TracerProvider, when set, makes a span of each commit, linked to the span of every publish it
+	// carries (one entry serves many traces); each publish's own span (the caller's, in ctx) is
+	// told the size of the entry that stored it. Nil: no spans.
 	TracerProvider trace.TracerProvider
 }
 
@@ -96,32 +80,25 @@ func (o GroupCommitOptions) withDefaults() GroupCommitOptions {
 	return o
 }
 
-// Ack is what the stream acknowledged for one message.
-type Ack struct {
-	Sequence  uint64 // stream sequence of the message (for a duplicate: the one stored before, when the server says)
-	Duplicate bool   // the stream already held a message with this Nats-Msg-Id; nothing new was stored
-}
-
 // GroupCommit stores messages in JetStream like Publisher, but writes concurrent publishes as one
-// atomic batch with one acknowledgement: a server that syncs every write to disk (sync_interval:
-// always) then syncs a few times per batch instead of once per message. Each Publish returns only
-// after the acknowledgement that covers its own message.
+// entry of the intake journal (HZ_JOURNAL): one message, so a server that syncs every write to disk
+// (sync_interval: always) syncs once for all of them instead of once per message. Each Publish
+// returns only after the acknowledgement of the entry that holds its own message; a Mover then
+// stores the entry's messages in their own stream (HZ_EVENTS) with large atomic batches, and the
+// stream's duplicate window stores an event sent twice once.
 //
-// A batch that fails as a whole (one of its ids is already stored, a gap, a timeout, too many open
-// batches) is not guessed about: each of its messages is published again on its own with the same
-// Nats-Msg-Id, so an event already stored is reported as a duplicate and any other is stored once.
-// A message alone in its batch is published on its own at once.
+// A message alone in its batch is published on its own at once, straight to its stream. An entry
+// that fails (a timeout, a lost connection, a full journal) is not guessed about: each of its
+// messages is published again on its own, to its stream, with the same Nats-Msg-Id, so an event
+// stored either way is stored once.
 //
-// The stream must allow atomic publishes (EnsureStreams sets it for HZ_EVENTS). GroupCommit is safe
-// for concurrent use; Close stops it after the messages already handed to it are settled.
+// GroupCommit is safe for concurrent use; Close stops it after the messages already handed to it
+// are settled.
 type GroupCommit struct {
-	nc     *nats.Conn
 	js     jetstream.JetStream
 	o      GroupCommitOptions
 	m      *batchMetrics
 	tracer trace.Tracer // nil: no spans
-	idPf   string
-	ids    atomic.Uint64
 	// settled is when the last batch was acknowledged or failed (Unix nanoseconds).
 	settled atomic.Int64
 
@@ -129,7 +106,7 @@ type GroupCommit struct {
 	queue  []*entry
 	closed bool
 	wake   chan struct{} // cap 1: the queue grew or Close was called
-	slots  chan struct{} // cap MaxInFlight: batches awaiting their acknowledgement
+	slots  chan struct{} // cap MaxInFlight: entries awaiting their acknowledgement
 	done   chan struct{} // closed when the collector has ended
 }
 
@@ -152,27 +129,24 @@ type entry struct {
 type result struct {
 	ack      Ack
 	err      error
-	fallback bool // the batch failed as a whole: publish msg on its own
+	fallback bool // the journal entry failed: publish msg on its own
 	batch    int  // messages in the batch that carried msg
 }
 
-// NewGroupCommit starts a GroupCommit publishing on nc (js is nc's JetStream context). Call Close
-// when done.
-func NewGroupCommit(nc *nats.Conn, js jetstream.JetStream, o GroupCommitOptions) (*GroupCommit, error) {
-	var pf [8]byte
-	if _, err := rand.Read(pf[:]); err != nil {
-		return nil, fmt.Errorf("group commit batch id prefix: %w", err)
-	}
+// NewGroupCommit starts a GroupCommit publishing on nc (js is nc's JetStream context). HZ_JOURNAL
+// must exist (EnsureStreams) and a Mover must run somewhere. Call Close when done.
+func NewGroupCommit(nc *nats.Conn, js jetstream.JetStream, o GroupCommitOptions) *GroupCommit {
 	o = o.withDefaults()
+	o.MaxBytes = min(o.MaxBytes, journalRoom(nc))
 	g := &GroupCommit{
-		nc: nc, js: js, o: o, m: newBatchMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:]),
+		js: js, o: o, m: newBatchMetrics(o.Registerer),
 		wake: make(chan struct{}, 1), slots: make(chan struct{}, o.MaxInFlight), done: make(chan struct{}),
 	}
 	if o.TracerProvider != nil {
 		g.tracer = o.TracerProvider.Tracer(tracerName)
 	}
 	go g.collect()
-	return g, nil
+	return g
 }
 
 // Publish stores msg and returns once the stream acknowledged it, like Publisher.Publish: msgID,
@@ -183,15 +157,15 @@ func (g *GroupCommit) Publish(ctx context.Context, msg *nats.Msg, msgID string) 
 	return ack.Duplicate, err
 }
 
-// PublishAck is Publish that also reports the stream sequence of the message.
+// PublishAck is Publish that also reports the stream sequence of the message, unless it was
+// journaled (Ack.Journaled). A message without msgID is published on its own: only the duplicate
+// window makes moving an entry that was interrupted safe to repeat.
 func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID string) (Ack, error) {
-	e := &entry{msg: copyMsg(msg, msgID), id: msgID, res: make(chan result, 1), span: trace.SpanContextFromContext(ctx)}
-	e.size = len(e.msg.Subject) + len(e.msg.Data)
-	for k, vs := range e.msg.Header {
-		for _, v := range vs {
-			e.size += len(k) + len(v) + 4
-		}
+	if msgID == "" {
+		return publishAlone(ctx, g.js, copyMsg(msg, ""))
 	}
+	e := &entry{msg: copyMsg(msg, msgID), id: msgID, res: make(chan result, 1), span: trace.SpanContextFromContext(ctx)}
+	e.size = msgSize(e.msg) + journalRecordOverhead
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -212,18 +186,18 @@ func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID strin
 		if !r.fallback {
 			return r.ack, r.err
 		}
-		return g.publishAlone(ctx, e.msg)
+		return publishAlone(ctx, g.js, e.msg)
 	case <-ctx.Done():
 		if e.state.CompareAndSwap(entryQueued, entryAbandoned) {
 			return Ack{}, fmt.Errorf("publish to %s: not sent: %w", msg.Subject, ctx.Err())
 		}
-		// In a batch: it may still be stored; the caller must assume nothing either way.
+		// In an entry: it may still be stored; the caller must assume nothing either way.
 		return Ack{}, fmt.Errorf("publish to %s: no acknowledgement: %w", msg.Subject, ctx.Err())
 	}
 }
 
 // Close stops taking messages (Publish then fails with ErrClosed), sends what is queued, and waits
-// until every batch is acknowledged or failed, or ctx ends.
+// until every entry is acknowledged or failed, or ctx ends.
 func (g *GroupCommit) Close(ctx context.Context) error {
 	g.mu.Lock()
 	g.closed = true
@@ -244,8 +218,7 @@ func (g *GroupCommit) signal() {
 	}
 }
 
-// copyMsg is what GroupCommit sends for msg: its own header map (the batch headers are added to it)
-// and its own body, so that the caller may reuse its buffer once Publish returned, even when it
+// copyMsg is what GroupCommit sends for msg: its own header map and its own body, so that the caller may reuse its buffer once Publish returned, even when it
 // gave up waiting while its message was still queued.
 func copyMsg(msg *nats.Msg, msgID string) *nats.Msg {
 	h := make(nats.Header, len(msg.Header)+4)
@@ -254,18 +227,6 @@ func copyMsg(msg *nats.Msg, msgID string) *nats.Msg {
 		h.Set(nats.MsgIdHdr, msgID)
 	}
 	return &nats.Msg{Subject: msg.Subject, Header: h, Data: append([]byte(nil), msg.Data...)}
-}
-
-// publishAlone stores msg (already carrying its Nats-Msg-Id) with a plain publish.
-func (g *GroupCommit) publishAlone(ctx context.Context, msg *nats.Msg) (Ack, error) {
-	msg.Header.Del(headerBatchID)
-	msg.Header.Del(headerBatchSeq)
-	msg.Header.Del(headerBatchCommit)
-	ack, err := g.js.PublishMsg(ctx, msg)
-	if err != nil {
-		return Ack{}, fmt.Errorf("publish to %s: %w", msg.Subject, err)
-	}
-	return Ack{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
 // collect forms batches: whenever a commit slot is free it takes what is queued, up to the bounds.
@@ -334,41 +295,13 @@ func (g *GroupCommit) linger() {
 }
 
 // take removes the next batch from the queue: in order, within the bounds, skipping abandoned
-// entries and leaving a second message with an id already in the batch for the next one (the
-// server would refuse the whole batch for it).
+// entries (see nextBatch).
 func (g *GroupCommit) take() []*entry {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var (
-		batch []*entry
-		ids   map[string]struct{}
-		size  int
-		rest  = g.queue[:0]
-	)
-	for i, e := range g.queue {
-		if len(batch) == g.o.MaxMessages || len(batch) > 0 && size+e.size > g.o.MaxBytes {
-			rest = append(rest, g.queue[i:]...)
-			break
-		}
-		if e.id != "" {
-			if _, dup := ids[e.id]; dup {
-				rest = append(rest, e)
-				continue
-			}
-		}
-		if !e.state.CompareAndSwap(entryQueued, entryTaken) {
-			continue // abandoned
-		}
-		if e.id != "" {
-			if ids == nil {
-				ids = make(map[string]struct{}, min(len(g.queue), g.o.MaxMessages))
-			}
-			ids[e.id] = struct{}{}
-		}
-		batch = append(batch, e)
-		size += e.size
-	}
-	clear(g.queue[len(rest):])
+	batch, rest := nextBatch(g.queue, g.o.MaxMessages, g.o.MaxBytes,
+		func(e *entry) (string, int) { return e.id, e.size },
+		func(e *entry) bool { return e.state.CompareAndSwap(entryQueued, entryTaken) })
 	g.queue = rest
 	return batch
 }
@@ -387,7 +320,7 @@ func (g *GroupCommit) send(batch []*entry) {
 	n := len(batch)
 	g.m.messages.Observe(float64(n))
 	if n == 1 {
-		ack, err := g.publishAlone(ctx, batch[0].msg)
+		ack, err := publishAlone(ctx, g.js, batch[0].msg)
 		g.m.commitSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
@@ -395,31 +328,47 @@ func (g *GroupCommit) send(batch []*entry) {
 		batch[0].res <- result{ack: ack, err: err, batch: 1}
 		return
 	}
-	first, err := g.commit(ctx, batch)
+	err := g.journal(ctx, batch)
 	g.m.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		reason := fallbackReason(err)
 		span.SetAttributes(attribute.String("hz.batch.fallback_reason", reason))
 		span.SetStatus(codes.Error, err.Error())
 		g.m.fallbacks.WithLabelValues(reason).Inc()
-		lvl := slog.LevelWarn
-		if reason == "duplicate" {
-			lvl = slog.LevelDebug // a redelivery of a stored event: expected
-		}
-		g.o.Log.Log(ctx, lvl, "atomic batch failed; publishing its messages one by one",
+		g.o.Log.WarnContext(ctx, "journal entry failed; publishing its messages one by one",
 			"messages", len(batch), "reason", reason, "err", err)
 		for _, e := range batch {
 			e.res <- result{fallback: true, batch: n}
 		}
 		return
 	}
-	for i, e := range batch {
-		e.res <- result{ack: Ack{Sequence: first + uint64(i)}, batch: n}
+	for _, e := range batch {
+		e.res <- result{ack: Ack{Journaled: true}, batch: n}
 	}
 }
 
-// startBatchSpan starts the span of one batch commit: a root of its own (a batch belongs to no
-// single delivery), linked to the span of every publish in it. Without a tracer it is a no-op span.
+// journal stores batch as one entry of HZ_JOURNAL.
+func (g *GroupCommit) journal(ctx context.Context, batch []*entry) error {
+	msgs := make([]*nats.Msg, len(batch))
+	for i, e := range batch {
+		msgs[i] = e.msg
+	}
+	entry, err := journalEntry(msgs)
+	if err != nil {
+		return err
+	}
+	ack, err := g.js.PublishMsg(ctx, entry)
+	if err != nil {
+		return fmt.Errorf("journal entry of %d: %w", len(batch), err)
+	}
+	if ack.Stream != StreamJournal {
+		return fmt.Errorf("journal entry of %d stored in %s, not %s: %w", len(batch), ack.Stream, StreamJournal, errBadBatchAck)
+	}
+	return nil
+}
+
+// startBatchSpan starts the span of one commit: a root of its own (a batch belongs to no single
+// delivery), linked to the span of every publish in it. Without a tracer it is a no-op span.
 func (g *GroupCommit) startBatchSpan(ctx context.Context, batch []*entry) (context.Context, trace.Span) {
 	if g.tracer == nil {
 		return ctx, noop.Span{}
@@ -435,76 +384,4 @@ func (g *GroupCommit) startBatchSpan(ctx context.Context, batch []*entry) (conte
 			attribute.String(AttrMessagingSystem, MessagingSystem),
 			attribute.Int(AttrBatchMessages, len(batch)),
 		))
-}
-
-// batchAck is nats-server's acknowledgement of an atomic batch: the sequence of its last message,
-// its id and its size (the messages are stored with consecutive sequences, in batch order).
-type batchAck struct {
-	Error    *jetstream.APIError `json:"error"`
-	Stream   string              `json:"stream"`
-	Sequence uint64              `json:"seq"`
-	Batch    string              `json:"batch"`
-	Count    int                 `json:"count"`
-}
-
-// errBadBatchAck is an acknowledgement that does not cover the batch sent.
-var errBadBatchAck = errors.New("acknowledgement does not match the batch")
-
-// commit writes batch as one atomic batch and returns the stream sequence of its first message.
-func (g *GroupCommit) commit(ctx context.Context, batch []*entry) (uint64, error) {
-	id := g.idPf + strconv.FormatUint(g.ids.Add(1), 36)
-	var resp *nats.Msg
-	for i, e := range batch {
-		h := e.msg.Header
-		h.Set(headerBatchID, id)
-		h.Set(headerBatchSeq, strconv.Itoa(i+1))
-		var err error
-		if i < len(batch)-1 {
-			err = g.nc.PublishMsg(e.msg)
-		} else {
-			h.Set(headerBatchCommit, "1")
-			resp, err = g.nc.RequestMsgWithContext(ctx, e.msg)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("atomic batch of %d, message %d: %w", len(batch), i+1, err)
-		}
-	}
-	var ack batchAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return 0, fmt.Errorf("atomic batch acknowledgement: %w", err)
-	}
-	if ack.Error != nil {
-		return 0, fmt.Errorf("atomic batch of %d: %w", len(batch), ack.Error)
-	}
-	n := uint64(len(batch))
-	if ack.Batch != id || ack.Count != len(batch) || ack.Sequence < n {
-		return 0, fmt.Errorf("atomic batch %s of %d: %w: batch %q, count %d, seq %d", id, len(batch), errBadBatchAck, ack.Batch, ack.Count, ack.Sequence)
-	}
-	return ack.Sequence - n + 1, nil
-}
-
-// JetStream error codes of a failed atomic batch (nats-server errors.json).
-const (
-	errCodeBatchIncomplete jetstream.ErrorCode = 10176
-	errCodeBatchDuplicate  jetstream.ErrorCode = 10201
-	errCodeBatchInflight   jetstream.ErrorCode = 10210
-)
-
-// fallbackReason is the bounded metric label of a failed batch.
-func fallbackReason(err error) string {
-	var apiErr *jetstream.APIError
-	switch {
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchDuplicate:
-		return "duplicate"
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchIncomplete:
-		return "incomplete"
-	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeBatchInflight:
-		return "too_many_batches"
-	case errors.As(err, &apiErr):
-		return "refused"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return "timeout"
-	default:
-		return "connection"
-	}
 }

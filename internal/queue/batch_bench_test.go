@@ -7,18 +7,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hzhook/hzhook/internal/queue/embedded"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
 
 	"github.com/nats-io/nats.go"
-	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkPublishers compares one synchronous publish per message with GroupCommit against an
 // embedded server that syncs every write and one that syncs every two minutes (nats-server's
-// default), with 32 and 128 concurrent publishers of 4 KiB messages. It informs which publisher
-// the receiver uses in which mode:
+// default), with 32 and 128 concurrent publishers of 4 KiB messages; msgs/s counts answers,
+// stored/s the messages in HZ_EVENTS (after the Mover moved the journal's entries). It informs
+// which publisher the receiver uses in which mode:
 //
 //	go test -run '^$' -bench Publishers -benchtime 2000x ./internal/queue/
 func BenchmarkPublishers(b *testing.B) {
@@ -34,11 +36,14 @@ func BenchmarkPublishers(b *testing.B) {
 					var pub publisher = NewPublisher(conn.JS)
 					var g *GroupCommit
 					if kind == "group-commit" {
-						var err error
-						g, err = NewGroupCommit(conn.NC, conn.JS, GroupCommitOptions{})
-						require.NoError(b, err)
+						g = NewGroupCommit(conn.NC, conn.JS, GroupCommitOptions{})
 						b.Cleanup(func() { _ = g.Close(context.Background()) })
 						pub = g
+						mv, err := NewMover(context.Background(), conn.NC, conn.JS, MoverOptions{})
+						require.NoError(b, err)
+						ctx, cancel := context.WithCancel(context.Background())
+						b.Cleanup(cancel)
+						go func() { _ = mv.Run(ctx) }()
 					}
 					var n atomic.Int64
 					var wg sync.WaitGroup
@@ -63,6 +68,18 @@ func BenchmarkPublishers(b *testing.B) {
 					}
 					wg.Wait()
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+					// Every message in HZ_EVENTS: the journal's entries moved too.
+					s, err := conn.JS.Stream(context.Background(), StreamEvents)
+					require.NoError(b, err)
+					for {
+						info, err := s.Info(context.Background())
+						require.NoError(b, err)
+						if info.State.Msgs >= uint64(b.N) {
+							break
+						}
+						time.Sleep(time.Millisecond)
+					}
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stored/s")
 					if g != nil {
 						b.ReportMetric(g.m.meanBatch(), "msgs/batch")
 						b.ReportMetric(g.m.meanCommit()*1000, "ms/commit")

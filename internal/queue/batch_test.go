@@ -17,7 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// groupCommit starts a GroupCommit with one commit slot on conn and closes it with the test.
+// groupCommit starts a GroupCommit with one commit slot on conn, and a Mover beside it, and closes
+// them with the test.
 func groupCommit(t *testing.T, conn *Conn, o GroupCommitOptions) (*GroupCommit, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
@@ -25,10 +26,24 @@ func groupCommit(t *testing.T, conn *Conn, o GroupCommitOptions) (*GroupCommit, 
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 1
 	}
-	g, err := NewGroupCommit(conn.NC, conn.JS, o)
-	require.NoError(t, err)
+	g := NewGroupCommit(conn.NC, conn.JS, o)
 	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	runMover(t, conn, MoverOptions{Registerer: reg})
 	return g, reg
+}
+
+// runMover runs a Mover on conn until the test ends.
+func runMover(t *testing.T, conn *Conn, o MoverOptions) {
+	t.Helper()
+	m, err := NewMover(context.Background(), conn.NC, conn.JS, o)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
 
 // hold takes every commit slot, so that what is published next waits in the queue; the returned
@@ -96,21 +111,55 @@ func stored(t *testing.T, conn *Conn, seq uint64) *jetstream.RawStreamMsg {
 
 func streamMsgs(t *testing.T, conn *Conn) uint64 {
 	t.Helper()
-	s, err := conn.JS.Stream(context.Background(), StreamEvents)
+	return msgsIn(t, conn, StreamEvents)
+}
+
+func msgsIn(t *testing.T, conn *Conn, stream string) uint64 {
+	t.Helper()
+	s, err := conn.JS.Stream(context.Background(), stream)
 	require.NoError(t, err)
 	info, err := s.Info(context.Background())
 	require.NoError(t, err)
 	return info.State.Msgs
 }
 
+// moved waits until the journal is empty (every entry moved) and HZ_EVENTS holds want messages.
+func moved(t *testing.T, conn *Conn, want uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return msgsIn(t, conn, StreamJournal) == 0 && streamMsgs(t, conn) == want
+	}, 20*time.Second, 5*time.Millisecond, "journal moved, %d events stored", want)
+	assert.Equal(t, want, streamMsgs(t, conn))
+}
+
+// storedByID reads HZ_EVENTS into a map by Nats-Msg-Id; a second message with one id fails.
+func storedByID(t *testing.T, conn *Conn) map[string]jetstream.Msg {
+	t.Helper()
+	byID := map[string]jetstream.Msg{}
+	require.NoError(t, Scan(context.Background(), conn.JS, StreamEvents, ScanOptions{}, func(m jetstream.Msg) error {
+		id := m.Headers().Get(nats.MsgIdHdr)
+		if _, dup := byID[id]; dup {
+			return fmt.Errorf("id %s stored twice", id)
+		}
+		byID[id] = m
+		return nil
+	}))
+	return byID
+}
+
 func fallbacks(reg *prometheus.Registry, reason string) float64 {
+	return counter(reg, "hz_queue_batch_fallbacks_total", reason)
+}
+
+// counter is the value of the counter name with the one label value v.
+func counter(reg *prometheus.Registry, name, v string) float64 {
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
-		if mf.GetName() != "hz_queue_batch_fallbacks_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == reason {
+			if m.GetLabel()[0].GetValue() == v {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -131,20 +180,28 @@ func batches(t *testing.T, reg *prometheus.Registry) (count uint64, sum float64)
 	return 0, 0
 }
 
-// requireStoredAsSent checks that each outcome's sequence holds exactly its own message.
+// requireStoredAsSent checks that every outcome succeeded and that HZ_EVENTS holds each message
+// exactly once, byte for byte under its own id; an outcome that was not journaled names its own
+// stored message by sequence.
 func requireStoredAsSent(t *testing.T, conn *Conn, msgs []*nats.Msg, ids []string, out []outcome) {
 	t.Helper()
+	byID := storedByID(t, conn)
 	for i, o := range out {
 		require.NoError(t, o.err, "message %d", i)
-		m := stored(t, conn, o.ack.Sequence)
-		assert.Equal(t, msgs[i].Data, m.Data, "message %d: body byte for byte", i)
-		assert.Equal(t, ids[i], m.Header.Get(nats.MsgIdHdr), "message %d", i)
-		assert.Equal(t, msgs[i].Header.Get(HeaderEventID), m.Header.Get(HeaderEventID), "message %d", i)
-		assert.Equal(t, msgs[i].Subject, m.Subject)
+		m, ok := byID[ids[i]]
+		require.True(t, ok, "message %d (%s) stored", i, ids[i])
+		assert.Equal(t, msgs[i].Data, m.Data(), "message %d: body byte for byte", i)
+		assert.Equal(t, msgs[i].Header.Get(HeaderEventID), m.Headers().Get(HeaderEventID), "message %d", i)
+		assert.Equal(t, msgs[i].Subject, m.Subject())
+		if !o.ack.Journaled {
+			meta, err := m.Metadata()
+			require.NoError(t, err)
+			assert.Equal(t, meta.Sequence.Stream, o.ack.Sequence, "message %d: its own sequence", i)
+		}
 	}
 }
 
-func TestGroupCommitAnswersEachMessageWithItsOwnStoredMessage(t *testing.T) {
+func TestGroupCommitAnswersEachMessageOnceItsJournalEntryIsStored(t *testing.T) {
 	conn := startJetStream(t)
 	g, reg := groupCommit(t, conn, GroupCommitOptions{MaxMessages: 100})
 	msgs, ids := events(250, "demo/h")
@@ -152,25 +209,25 @@ func TestGroupCommitAnswersEachMessageWithItsOwnStoredMessage(t *testing.T) {
 	go release(len(msgs))
 	out := publishAll(context.Background(), g, msgs, ids)
 
-	requireStoredAsSent(t, conn, msgs, ids, out)
-	seqs := map[uint64]bool{}
-	for _, o := range out {
-		assert.False(t, o.ack.Duplicate)
-		seqs[o.ack.Sequence] = true
+	for i, o := range out {
+		require.NoError(t, o.err, "message %d", i)
+		assert.True(t, o.ack.Journaled, "message %d", i)
 	}
-	assert.Len(t, seqs, len(msgs), "every message its own sequence")
-	assert.Equal(t, uint64(len(msgs)), streamMsgs(t, conn))
 	n, sum := batches(t, reg)
-	assert.Equal(t, uint64(3), n, "250 queued messages in batches of at most 100")
+	assert.Equal(t, uint64(3), n, "250 queued messages in entries of at most 100")
 	assert.Equal(t, float64(len(msgs)), sum)
-	assert.Zero(t, fallbacks(reg, "duplicate")+fallbacks(reg, "timeout")+fallbacks(reg, "incomplete"))
+	moved(t, conn, uint64(len(msgs)))
+	requireStoredAsSent(t, conn, msgs, ids, out)
+	assert.Equal(t, float64(3), counter(reg, "hz_journal_entries_total", "moved"))
+	assert.Equal(t, float64(len(msgs)), counter(reg, "hz_journal_events_total", "stored"))
+	assert.Zero(t, fallbacks(reg, "timeout")+fallbacks(reg, "refused")+fallbacks(reg, "connection"))
 
-	// The caller's message is not changed: no batch headers leak into what it may reuse.
-	assert.Empty(t, msgs[0].Header.Get(headerBatchID))
+	// The caller's message is not changed: no id or batch headers leak into what it may reuse.
 	assert.Empty(t, msgs[0].Header.Get(nats.MsgIdHdr))
+	assert.Empty(t, msgs[0].Header.Get(headerBatchID))
 }
 
-func TestGroupCommitKeepsARepeatedIDOutOfTheBatch(t *testing.T) {
+func TestGroupCommitStoresARetryRacingItsOriginalOnce(t *testing.T) {
 	conn := startJetStream(t)
 	g, reg := groupCommit(t, conn, GroupCommitOptions{})
 	msgs, ids := events(10, "demo/h")
@@ -179,16 +236,16 @@ func TestGroupCommitKeepsARepeatedIDOutOfTheBatch(t *testing.T) {
 	go release(len(msgs))
 	out := publishAll(context.Background(), g, msgs, ids)
 
+	moved(t, conn, 10)
 	requireStoredAsSent(t, conn, msgs, ids, out)
-	assert.Equal(t, uint64(10), streamMsgs(t, conn), "stored once")
-	assert.NotEqual(t, out[3].ack.Duplicate, out[10].ack.Duplicate, "one of the two is the duplicate")
-	assert.Equal(t, out[3].ack.Sequence, out[10].ack.Sequence)
+	// The repeat waits for the next batch; alone in it, it is published on its own, before or
+	// after the Mover stores the entry of the other ten.
 	n, _ := batches(t, reg)
-	assert.Equal(t, uint64(2), n, "the repeat waits for the next batch")
-	assert.Zero(t, fallbacks(reg, "duplicate"), "the batch itself did not fail")
+	assert.Equal(t, uint64(2), n)
+	assert.Equal(t, float64(10), counter(reg, "hz_journal_events_total", "duplicate")+counter(reg, "hz_journal_events_total", "stored"))
 }
 
-func TestGroupCommitFallsBackWhenABatchHoldsAStoredID(t *testing.T) {
+func TestMoverStoresAnEntryHoldingAStoredIDEventByEvent(t *testing.T) {
 	conn := startJetStream(t)
 	g, reg := groupCommit(t, conn, GroupCommitOptions{})
 	msgs, ids := events(20, "demo/h")
@@ -200,36 +257,49 @@ func TestGroupCommitFallsBackWhenABatchHoldsAStoredID(t *testing.T) {
 	go release(len(msgs))
 	out := publishAll(context.Background(), g, msgs, ids)
 
-	assert.Equal(t, float64(1), fallbacks(reg, "duplicate"), "the server refused the batch as a whole")
+	moved(t, conn, 20)
 	requireStoredAsSent(t, conn, msgs, ids, out)
-	for i, o := range out {
-		assert.Equal(t, i == 7, o.ack.Duplicate, "message %d", i)
-	}
-	assert.Equal(t, uint64(20), streamMsgs(t, conn), "each stored once")
+	assert.Equal(t, float64(1), counter(reg, "hz_journal_batch_fallbacks_total", "duplicate"), "the server refused the batch as a whole")
+	assert.Equal(t, float64(1), counter(reg, "hz_journal_events_total", "duplicate"))
+	assert.Equal(t, float64(19), counter(reg, "hz_journal_events_total", "stored"))
 }
 
-func TestGroupCommitFallsBackWhenABatchBreaksOff(t *testing.T) {
+func TestGroupCommitSendsAMessageTooLargeForAnEntryOnItsOwn(t *testing.T) {
 	conn := startJetStream(t)
-	g, reg := groupCommit(t, conn, GroupCommitOptions{MaxBytes: 64 << 20})
+	g, _ := groupCommit(t, conn, GroupCommitOptions{MaxBytes: 64 << 20})
 	msgs, ids := events(6, "demo/h")
-	msgs[2].Data = make([]byte, conn.NC.MaxPayload()+1) // refused by the client after 1 was sent
+	msgs[2].Data = make([]byte, conn.NC.MaxPayload()+1) // refused by the client
 	release := hold(t, g)
 	go release(len(msgs))
 	out := publishAll(context.Background(), g, msgs, ids)
 
-	assert.Equal(t, float64(1), fallbacks(reg, "connection"))
 	require.ErrorIs(t, out[2].err, nats.ErrMaxPayload)
-	out[2] = outcome{}
+	moved(t, conn, 5)
+	requireStoredAsSent(t, conn, append(msgs[:2:2], msgs[3:]...), append(ids[:2:2], ids[3:]...), append(out[:2:2], out[3:]...))
+}
+
+func TestGroupCommitFallsBackWhenTheJournalRefusesTheEntry(t *testing.T) {
+	conn := startJetStream(t)
+	ctx := context.Background()
+	s, err := conn.JS.Stream(ctx, StreamJournal)
+	require.NoError(t, err)
+	cfg := s.CachedInfo().Config
+	cfg.MaxBytes = 100 // full at once: an entry is refused, never stored
+	_, err = conn.JS.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	g, reg := groupCommit(t, conn, GroupCommitOptions{})
+	msgs, ids := events(8, "demo/h")
+	release := hold(t, g)
+	go release(len(msgs))
+	out := publishAll(ctx, g, msgs, ids)
+
+	assert.Equal(t, float64(1), fallbacks(reg, "refused"))
 	for i, o := range out {
-		if i == 2 {
-			continue
-		}
-		require.NoError(t, o.err, "message %d", i)
-		m := stored(t, conn, o.ack.Sequence)
-		assert.Equal(t, msgs[i].Data, m.Data)
-		assert.Empty(t, m.Header.Get(headerBatchID), "stored by its own publish, not by the broken batch")
+		assert.False(t, o.ack.Journaled, "message %d: stored on its own", i)
 	}
-	assert.Equal(t, uint64(5), streamMsgs(t, conn), "the broken batch stored nothing")
+	requireStoredAsSent(t, conn, msgs, ids, out)
+	assert.Equal(t, uint64(8), streamMsgs(t, conn))
+	assert.Zero(t, msgsIn(t, conn, StreamJournal))
 }
 
 func TestGroupCommitFallsBackWhenTheCommitTimesOut(t *testing.T) {
@@ -241,10 +311,10 @@ func TestGroupCommitFallsBackWhenTheCommitTimesOut(t *testing.T) {
 	out := publishAll(context.Background(), g, msgs, ids)
 
 	assert.Equal(t, float64(1), fallbacks(reg, "timeout"))
-	// The batch may have been stored after all: each message is then answered as a duplicate of
-	// itself, never stored twice.
+	// The entry may have been stored after all: the Mover then finds each event stored already,
+	// and nothing is stored twice.
+	moved(t, conn, 8)
 	requireStoredAsSent(t, conn, msgs, ids, out)
-	assert.Equal(t, uint64(8), streamMsgs(t, conn))
 }
 
 func TestGroupCommitWithNATSDownAnswersNothingAsStored(t *testing.T) {
@@ -272,12 +342,13 @@ func TestGroupCommitWithNATSDownAnswersNothingAsStored(t *testing.T) {
 	for i, o := range out {
 		require.Error(t, o.err, "message %d: never a success without the server", i)
 	}
-	assert.Equal(t, float64(1), fallbacks(reg, "connection")+fallbacks(reg, "timeout"), "the batch failed, then each message")
+	assert.Equal(t, float64(1), fallbacks(reg, "connection")+fallbacks(reg, "timeout"), "the entry failed, then each message")
 	srv, err = embedded.Start(embedded.Options{StoreDir: dir, Port: port}, log)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	require.NoError(t, conn.WaitConnected(context.Background()))
 	assert.Zero(t, streamMsgs(t, conn))
+	assert.Zero(t, msgsIn(t, conn, StreamJournal))
 }
 
 func testLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -292,12 +363,15 @@ func TestGroupCommitCloseDrainsWhatIsQueued(t *testing.T) {
 	go func() { out = publishAll(context.Background(), g, msgs, ids); close(done) }()
 	release(len(msgs))
 	require.NoError(t, g.Close(context.Background()))
-	assert.Equal(t, uint64(len(msgs)), streamMsgs(t, conn), "every queued message stored when Close returns")
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("publishers still waiting after Close")
 	}
+	for i, o := range out {
+		require.NoError(t, o.err, "message %d: answered before Close returned", i)
+	}
+	moved(t, conn, uint64(len(msgs)))
 	requireStoredAsSent(t, conn, msgs, ids, out)
 
 	_, err := g.Publish(context.Background(), msgs[0], "demo/h/after")
@@ -319,8 +393,8 @@ func TestGroupCommitDropsAMessageWhoseCallerGaveUp(t *testing.T) {
 
 	go release(2)
 	out := publishAll(context.Background(), g, msgs[1:], ids[1:])
+	moved(t, conn, 2)
 	requireStoredAsSent(t, conn, msgs[1:], ids[1:], out)
-	assert.Equal(t, uint64(2), streamMsgs(t, conn), "the abandoned message was not sent")
 }
 
 func TestGroupCommitSendsALoneMessageOnItsOwn(t *testing.T) {
@@ -330,12 +404,12 @@ func TestGroupCommitSendsALoneMessageOnItsOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out := publishAll(ctx, g, msgs, ids)
+	require.False(t, out[0].ack.Journaled, "a plain publish, no entry of one")
 	requireStoredAsSent(t, conn, msgs, ids, out)
-	m := stored(t, conn, out[0].ack.Sequence)
-	assert.Empty(t, m.Header.Get(headerBatchID), "a plain publish, no batch of one")
 	n, sum := batches(t, reg)
 	assert.Equal(t, uint64(1), n)
 	assert.Equal(t, float64(1), sum)
+	assert.Zero(t, counter(reg, "hz_journal_entries_total", "moved"))
 }
 
 func TestEnsureStreamsAllowsAtomicPublishOnAStreamMadeBefore(t *testing.T) {
@@ -357,6 +431,8 @@ func TestEnsureStreamsAllowsAtomicPublishOnAStreamMadeBefore(t *testing.T) {
 	msgs, ids := events(5, "demo/h")
 	release := hold(t, g)
 	go release(len(msgs))
-	requireStoredAsSent(t, conn, msgs, ids, publishAll(ctx, g, msgs, ids))
-	assert.Zero(t, fallbacks(reg, "refused"), "batches accepted")
+	out := publishAll(ctx, g, msgs, ids)
+	moved(t, conn, 5)
+	requireStoredAsSent(t, conn, msgs, ids, out)
+	assert.Zero(t, counter(reg, "hz_journal_batch_fallbacks_total", "refused"), "the mover's atomic batch accepted")
 }

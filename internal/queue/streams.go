@@ -47,8 +47,19 @@ func limits(name, description string, subjects []string, maxAge time.Duration, m
 func eventsStream(o StreamOptions) jetstream.StreamConfig {
 	cfg := limits(StreamEvents, "Hardenize events accepted by hzhook receivers",
 		[]string{EventsSubjectPrefix + "*", redrivePrefix(StreamEvents) + "*"}, o.MaxAge, o.MaxBytes, o)
-	// GroupCommit writes concurrent deliveries as one atomic batch (nats-server 2.12+).
+	// The journal's Mover stores entries as atomic batches (nats-server 2.12+).
 	cfg.AllowAtomicPublish = true
+	return cfg
+}
+
+// journalStream is the intake journal (see GroupCommit and Mover): a work queue, so an entry is
+// removed once moved. An entry is the only copy of its events until then: it never expires, and a
+// full journal refuses new entries (the receiver stores each event on its own instead).
+func journalStream(o StreamOptions) jetstream.StreamConfig {
+	cfg := limits(StreamJournal, "hzhook intake journal: concurrent deliveries written as one entry, moved into "+StreamEvents,
+		[]string{JournalSubject}, 0, o.MaxBytes, o)
+	cfg.Retention = jetstream.WorkQueuePolicy
+	cfg.Duplicates = 0 // entries carry no Nats-Msg-Id; the events inside do
 	return cfg
 }
 
@@ -63,9 +74,10 @@ func alertsStream(o StreamOptions) jetstream.StreamConfig {
 		[]string{AlertsSubjectPrefix + ">", redrivePrefix(StreamAlerts) + "*"}, o.MaxAge, o.MaxBytes, o)
 }
 
-// EnsureStreams creates HZ_EVENTS and HZ_DLQ, or updates their limits (the receiver's job).
+// EnsureStreams creates HZ_EVENTS, HZ_JOURNAL and HZ_DLQ, or updates their limits (the receiver's
+// job).
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	return ensure(ctx, js, eventsStream(o), dlqStream(o))
+	return ensure(ctx, js, eventsStream(o), journalStream(o), dlqStream(o))
 }
 
 // EnsureAlertStream creates HZ_ALERTS, or updates its limits (the worker's job), with the

@@ -186,10 +186,34 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The journal's mover runs from when the streams exist until the group commit has settled, so
+	// that it moves what this receiver journaled last.
+	movers := make(chan *queue.Mover, 1)
+	mctx, stopMover := context.WithCancel(context.WithoutCancel(ctx))
+	moverDone := make(chan error, 1)
+	var mover atomic.Pointer[queue.Mover]
+	go func() {
+		select {
+		case mv := <-movers:
+			mover.Store(mv)
+			moverDone <- mv.Run(mctx)
+		case <-mctx.Done():
+			moverDone <- nil
+		}
+	}()
 	defer func() { // after every delivery was answered: settle what the group commit still holds
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.PublishTimeout)
 		defer cancel()
 		stopPub(sctx)
+		if mv := mover.Load(); mv != nil {
+			if err := mv.Drain(sctx); err != nil {
+				a.log.Warn("journal not drained at shutdown: another receiver, or this one when it starts again, moves the rest", "err", err)
+			}
+		}
+		stopMover()
+		if err := <-moverDone; err != nil {
+			a.log.Warn("journal mover stopped", "err", err)
+		}
 	}()
 	in := intake.New(
 		verify.NewVerifier(a.secrets, a.cfg.Tolerance, time.Now),
@@ -218,6 +242,13 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.ensureStreams(gctx); err != nil {
 			return err
 		}
+		mv, err := queue.NewMover(gctx, a.conn.NC, a.conn.JS, queue.MoverOptions{
+			Log: a.log.With("component", "journal"), Registerer: a.reg,
+		})
+		if err != nil {
+			return err
+		}
+		movers <- mv
 		a.log.Info("receiver ready", "webhook", a.WebhookURL(), "admin", a.AdminURL(), "nats", a.NATSURL())
 		if a.demo != nil {
 			a.printDemo()

@@ -136,11 +136,23 @@ func (h *harness) stored() uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(h.t, h.conn.WaitConnected(ctx))
+	h.moved()
 	s, err := h.js.Stream(context.Background(), queue.StreamEvents)
 	require.NoError(h.t, err)
 	info, err := s.Info(context.Background())
 	require.NoError(h.t, err)
 	return info.State.Msgs
+}
+
+// moved waits until the intake journal is empty: every event answered 204 is in HZ_EVENTS then.
+func (h *harness) moved() {
+	h.t.Helper()
+	s, err := h.js.Stream(context.Background(), queue.StreamJournal)
+	require.NoError(h.t, err)
+	require.Eventually(h.t, func() bool {
+		info, err := s.Info(context.Background())
+		return err == nil && info.State.Msgs == 0
+	}, 20*time.Second, 5*time.Millisecond, "the journal's entries moved into HZ_EVENTS")
 }
 
 func (h *harness) lastStored() *jetstream.RawStreamMsg {

@@ -89,7 +89,7 @@ func Bind(s *config.Set, c *Config) {
 	s.Int64(&c.MaxBodyBytes, "max-body-bytes", "HZ_MAX_BODY_BYTES", d.MaxBodyBytes, "largest accepted request body; larger answers 413")
 	s.Int(&c.MaxInFlight, "max-in-flight", "HZ_MAX_IN_FLIGHT", d.MaxInFlight, "most webhook requests served at once; more answer 429 with Retry-After")
 	s.Duration(&c.PublishTimeout, "publish-timeout", "HZ_PUBLISH_TIMEOUT", d.PublishTimeout, "longest wait for JetStream to acknowledge an event before answering 503")
-	s.Int(&c.StreamReplicas, "stream-replicas", "HZ_STREAM_REPLICAS", d.StreamReplicas, "replicas of HZ_EVENTS and HZ_DLQ (3 in a NATS cluster)")
+	s.Int(&c.StreamReplicas, "stream-replicas", "HZ_STREAM_REPLICAS", d.StreamReplicas, "replicas of HZ_EVENTS, HZ_JOURNAL and HZ_DLQ (3 in a NATS cluster)")
 	s.Duration(&c.StreamMaxAge, "stream-max-age", "HZ_STREAM_MAX_AGE", d.StreamMaxAge, "how long HZ_EVENTS keeps events (0 = for ever)")
 	s.Int64(&c.StreamMaxBytes, "stream-max-bytes", "HZ_STREAM_MAX_BYTES", d.StreamMaxBytes, "size limit of HZ_EVENTS (-1 = none); when full, new events answer 503, old ones are never discarded")
 	s.Duration(&c.DedupWindow, "dedup-window", "HZ_DEDUP_WINDOW", d.DedupWindow, "window in which a redelivered event (same org/hook/id) is stored once")

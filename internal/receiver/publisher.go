@@ -22,7 +22,7 @@ func (a *App) publisher() (_ intake.Publisher, stop func(context.Context), _ err
 		a.log.Info("storing each event with its own publish", "group_commit", false, "why", why)
 		return queue.NewPublisher(a.conn.JS), func(context.Context) {}, nil
 	}
-	g, err := queue.NewGroupCommit(a.conn.NC, a.conn.JS, queue.GroupCommitOptions{
+	g := queue.NewGroupCommit(a.conn.NC, a.conn.JS, queue.GroupCommitOptions{
 		MaxMessages: d.GroupCommitMaxMessages,
 		MaxBytes:    d.GroupCommitMaxBytes,
 		Linger:      d.GroupCommitLinger,
@@ -33,9 +33,6 @@ func (a *App) publisher() (_ intake.Publisher, stop func(context.Context), _ err
 		Registerer:     a.reg,
 		TracerProvider: a.tp,
 	})
-	if err != nil {
-		return nil, nil, err
-	}
 	a.log.Info("group-committing concurrent deliveries", "group_commit", true, "why", why,
 		"max_messages", d.GroupCommitMaxMessages, "max_bytes", d.GroupCommitMaxBytes, "linger", d.GroupCommitLinger.String())
 	return g, func(ctx context.Context) {

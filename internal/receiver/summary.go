@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // summaryEvery is how often the receiver logs what its intake did. Each stored event is logged
@@ -30,6 +31,13 @@ func readIntakeCounts(g prometheus.Gatherer) (intakeCounts, error) {
 			p = &c.stored
 		case "hz_intake_duplicates_total":
 			p = &c.duplicates
+		case "hz_journal_events_total": // the journal's duplicates are found when its entries are moved
+			for _, m := range mf.GetMetric() {
+				if labelValue(m, "outcome") == "duplicate" {
+					c.duplicates += m.GetCounter().GetValue()
+				}
+			}
+			continue
 		case "hz_intake_rejected_total":
 			p = &c.rejected
 		case "hz_intake_unavailable_total":
@@ -42,6 +50,15 @@ func readIntakeCounts(g prometheus.Gatherer) (intakeCounts, error) {
 		}
 	}
 	return c, nil
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 // logSummaries logs, every interval in which something happened, how many deliveries were

@@ -1,0 +1,332 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// DeadLetterStageJournal is the dead-letter stage of a journal entry the Mover cannot read.
+const DeadLetterStageJournal = "journal"
+
+// MoverOptions tune a Mover. Zero values take the defaults.
+type MoverOptions struct {
+	// MaxEntries is the most journal entries moved together (default 64), and the consumer's
+	// prefetch.
+	MaxEntries int
+	// MaxMessages is the most events in one atomic batch into HZ_EVENTS (default MaxBatchMessages).
+	MaxMessages int
+	// CommitTimeout bounds one atomic batch, and one publish of an event on its own (default 5s).
+	CommitTimeout time.Duration
+	// AckWait is how long an entry handed to one Mover waits before another may move it (default
+	// 10s): after a receiver died mid-move, its entries are moved again, and HZ_EVENTS's duplicate
+	// window stores each event once.
+	AckWait    time.Duration
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (o MoverOptions) withDefaults() MoverOptions {
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 64
+	}
+	if o.MaxMessages <= 0 || o.MaxMessages > MaxBatchMessages {
+		o.MaxMessages = MaxBatchMessages
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 5 * time.Second
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return o
+}
+
+// Mover stores the events of HZ_JOURNAL's entries in HZ_EVENTS, as large atomic batches (a few
+// disk syncs for hundreds of events), and removes an entry only once every one of its events is
+// stored: an entry is the only copy of its events until then. Every receiver runs one; they share
+// one durable consumer, so each entry is moved by one of them, and by another when that one dies.
+type Mover struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	dlq  *Publisher
+	o    MoverOptions
+	m    *moverMetrics
+	idPf string
+	ids  atomic.Uint64
+}
+
+// NewMover creates or updates the mover's durable consumer of HZ_JOURNAL (EnsureStreams made the
+// stream). Run moves.
+func NewMover(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o MoverOptions) (*Mover, error) {
+	o = o.withDefaults()
+	var pf [8]byte
+	if _, err := rand.Read(pf[:]); err != nil {
+		return nil, fmt.Errorf("journal mover batch id prefix: %w", err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, StreamJournal, jetstream.ConsumerConfig{
+		Durable:     MoverConsumer,
+		Description: "hzhook receivers moving journal entries into " + StreamEvents,
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     o.AckWait,
+		MaxDeliver:  -1, // an entry is the only copy of its events: never given up on
+		// Room for every receiver's prefetch.
+		MaxAckPending: 16 * o.MaxEntries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal mover consumer %s on %s: %w", MoverConsumer, StreamJournal, err)
+	}
+	return &Mover{nc: nc, js: js, cons: cons, dlq: NewPublisher(js), o: o, m: newMoverMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:])}, nil
+}
+
+// Run moves entries until ctx ends. Entries being moved then are finished; entries received but
+// not begun are handed back at once, for another receiver or the next start.
+func (m *Mover) Run(ctx context.Context) error {
+	in := make(chan jetstream.Msg, m.o.MaxEntries)
+	cc, err := m.cons.Consume(func(msg jetstream.Msg) { in <- msg },
+		jetstream.PullMaxMessages(m.o.MaxEntries),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			m.o.Log.Warn("journal mover: consumer", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", StreamJournal, err)
+	}
+	defer cc.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			for {
+				select {
+				case msg := <-in:
+					_ = msg.Nak()
+				default:
+					return nil
+				}
+			}
+		case first := <-in:
+			entries := []jetstream.Msg{first}
+		more:
+			for len(entries) < m.o.MaxEntries {
+				select {
+				case msg := <-in:
+					entries = append(entries, msg)
+				default:
+					break more
+				}
+			}
+			m.move(context.WithoutCancel(ctx), entries)
+		}
+	}
+}
+
+// Drain waits until the journal holds no entry left to move (by this Mover or another), or ctx
+// ends: a receiver that stops calls it after its last delivery was journaled, so that a single
+// receiver does not leave its last events in the journal until it starts again.
+func (m *Mover) Drain(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		info, err := m.cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("drain %s: %w", StreamJournal, err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain %s: %d entries left to move, %d being moved: %w", StreamJournal, info.NumPending, info.NumAckPending, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// moving is one entry being moved.
+type moving struct {
+	entry  jetstream.Msg
+	events int
+	failed atomic.Bool
+}
+
+// event is one message of an entry on its way to HZ_EVENTS.
+type event struct {
+	msg   *moving
+	m     *nats.Msg
+	size  int
+	alone bool // publish on its own: its entry was delivered before, so it is likely stored already
+}
+
+// move stores the events of entries and settles each entry: acknowledged (removed) when all its
+// events are stored, handed back for a retry in a second when one is not, dead-lettered when it
+// cannot be read.
+func (m *Mover) move(ctx context.Context, entries []jetstream.Msg) {
+	start := time.Now()
+	var evs []*event
+	var ms []*moving
+	for _, e := range entries {
+		msgs, err := readJournalEntry(e.Headers(), e.Data())
+		if err != nil {
+			m.deadLetter(ctx, e, err)
+			continue
+		}
+		mv := &moving{entry: e, events: len(msgs)}
+		ms = append(ms, mv)
+		redelivered := false
+		if meta, err := e.Metadata(); err == nil && meta.NumDelivered > 1 {
+			redelivered = true
+		}
+		for _, msg := range msgs {
+			evs = append(evs, &event{msg: mv, m: msg, size: msgSize(msg), alone: redelivered})
+		}
+	}
+	m.store(ctx, evs)
+	for _, mv := range ms {
+		if mv.failed.Load() {
+			m.m.entries.WithLabelValues("retried").Inc()
+			_ = mv.entry.NakWithDelay(time.Second)
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
+		err := mv.entry.DoubleAck(actx)
+		cancel()
+		if err != nil {
+			// Moved again after AckWait; the duplicate window stores each event once.
+			m.o.Log.Warn("journal mover: entry moved but not removed", "events", mv.events, "err", err)
+		}
+		m.m.entries.WithLabelValues("moved").Inc()
+	}
+	m.m.moveSeconds.Observe(time.Since(start).Seconds())
+}
+
+// store writes evs to their stream: as atomic batches within the bounds, each event on its own
+// when its batch fails as a whole (a duplicate id refuses the batch without saying which).
+func (m *Mover) store(ctx context.Context, evs []*event) {
+	var pending []*event
+	for _, ev := range evs {
+		if ev.alone {
+			m.storeAlone(ctx, ev)
+			continue
+		}
+		pending = append(pending, ev)
+	}
+	for len(pending) > 0 {
+		var batch []*event
+		batch, pending = nextBatch(pending, m.o.MaxMessages, 8<<20,
+			func(ev *event) (string, int) { return ev.m.Header.Get(nats.MsgIdHdr), ev.size },
+			func(*event) bool { return true })
+		if len(batch) == 1 {
+			m.storeAlone(ctx, batch[0])
+			continue
+		}
+		msgs := make([]*nats.Msg, len(batch))
+		for i, ev := range batch {
+			msgs[i] = ev.m
+		}
+		bctx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
+		_, err := commitAtomic(bctx, m.nc, m.idPf+strconv.FormatUint(m.ids.Add(1), 36), msgs)
+		cancel()
+		if err == nil {
+			m.m.events.WithLabelValues("stored").Add(float64(len(batch)))
+			continue
+		}
+		reason := fallbackReason(err)
+		m.m.fallbacks.WithLabelValues(reason).Inc()
+		lvl := slog.LevelWarn
+		if reason == "duplicate" {
+			lvl = slog.LevelDebug // an event delivered twice: expected
+		}
+		m.o.Log.Log(ctx, lvl, "journal mover: atomic batch failed; storing its events one by one",
+			"events", len(batch), "reason", reason, "err", err)
+		for _, ev := range batch {
+			m.storeAlone(ctx, ev)
+		}
+	}
+}
+
+func (m *Mover) storeAlone(ctx context.Context, ev *event) {
+	pctx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
+	ack, err := publishAlone(pctx, m.js, ev.m)
+	cancel()
+	switch {
+	case err != nil:
+		ev.msg.failed.Store(true)
+		m.m.events.WithLabelValues("failed").Inc()
+		m.o.Log.Warn("journal mover: event not stored; its entry is moved again", "subject", ev.m.Subject, "err", err)
+	case ack.Duplicate:
+		m.m.events.WithLabelValues("duplicate").Inc()
+	default:
+		m.m.events.WithLabelValues("stored").Inc()
+	}
+}
+
+// deadLetter keeps an entry that cannot be read in HZ_DLQ and removes it from the journal; when
+// the letter cannot be stored, the entry stays and is tried again.
+func (m *Mover) deadLetter(ctx context.Context, e jetstream.Msg, cause error) {
+	dl := DeadLetter{
+		Stage: DeadLetterStageJournal, Subject: e.Subject(), Header: e.Headers(), Data: e.Data(),
+		Stream: StreamJournal, Consumer: MoverConsumer, Class: ClassPermanent, Reason: "bad_journal_entry",
+		Err: cause, Handler: "journal-mover", Time: time.Now(),
+	}
+	if meta, err := e.Metadata(); err == nil {
+		dl.OrigSeq, dl.Attempts = meta.Sequence.Stream, int(meta.NumDelivered)
+	}
+	dctx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
+	defer cancel()
+	if err := m.dlq.DeadLetter(dctx, dl); err != nil {
+		m.o.Log.Error("journal mover: unreadable entry not dead-lettered; trying again", "err", errors.Join(cause, err))
+		_ = e.NakWithDelay(time.Second)
+		return
+	}
+	m.o.Log.Error("journal mover: unreadable entry dead-lettered", "stream_seq", dl.OrigSeq, "err", cause)
+	m.m.entries.WithLabelValues("dead_lettered").Inc()
+	_ = e.Term()
+}
+
+type moverMetrics struct {
+	entries     *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	fallbacks   *prometheus.CounterVec
+	moveSeconds prometheus.Histogram
+}
+
+func newMoverMetrics(reg prometheus.Registerer) *moverMetrics {
+	f := promauto.With(reg)
+	return &moverMetrics{
+		entries: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hz_journal_entries_total",
+			Help: "Journal entries settled by this receiver's mover, by outcome (moved, retried, dead_lettered).",
+		}, []string{"outcome"}),
+		events: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hz_journal_events_total",
+			Help: "Events of journal entries written to HZ_EVENTS, by outcome (stored, duplicate: already stored, failed: its entry is moved again).",
+		}, []string{"outcome"}),
+		fallbacks: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hz_journal_batch_fallbacks_total",
+			Help: "Atomic batches of the mover that failed as a whole and were stored event by event, by reason (duplicate, incomplete, too_many_batches, refused, timeout, connection).",
+		}, []string{"reason"}),
+		moveSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hz_journal_move_seconds",
+			Help:    "Time to move the entries taken together into HZ_EVENTS and settle them.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+	}
+}
