@@ -48,6 +48,7 @@ tools:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./internal/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $(FUZZTIME) ./internal/queue/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadJournalEntry$$' -fuzztime $(FUZZTIME) ./internal/queue/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCTEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/events/

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -244,22 +243,18 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 	return ids
 }
 
-// waitJournalMoved waits until HZ_JOURNAL holds no entry: every event a journaling receiver
+// waitJournalMoved waits until every HZ_JOURNAL entry is moved: every event a journaling receiver
 // answered 204 for is in HZ_EVENTS then (or was lost, which the caller counts).
 func waitJournalMoved(t *testing.T, ctx context.Context, conn *queue.Conn) {
 	t.Helper()
 	var left uint64
 	require.Eventually(t, func() bool {
-		s, err := conn.JS.Stream(ctx, queue.StreamJournal)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return true
-		}
+		var err error
+		left, err = queue.JournalLeft(ctx, conn.JS)
 		if err != nil {
 			t.Logf("read HZ_JOURNAL: %v; retrying", err)
-			return false
 		}
-		left = s.CachedInfo().State.Msgs
-		return left == 0
+		return err == nil && left == 0
 	}, 2*time.Minute, 100*time.Millisecond, "the journal's entries moved into HZ_EVENTS (%d left)", left)
 }
 

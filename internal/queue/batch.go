@@ -353,11 +353,7 @@ func (g *GroupCommit) journal(ctx context.Context, batch []*entry) error {
 	for i, e := range batch {
 		msgs[i] = e.msg
 	}
-	entry, err := journalEntry(msgs)
-	if err != nil {
-		return err
-	}
-	ack, err := g.js.PublishMsg(ctx, entry)
+	ack, err := g.js.PublishMsg(ctx, journalEntry(msgs))
 	if err != nil {
 		return fmt.Errorf("journal entry of %d: %w", len(batch), err)
 	}

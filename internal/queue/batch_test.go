@@ -35,6 +35,9 @@ func groupCommit(t *testing.T, conn *Conn, o GroupCommitOptions) (*GroupCommit, 
 // runMover runs a Mover on conn until the test ends.
 func runMover(t *testing.T, conn *Conn, o MoverOptions) {
 	t.Helper()
+	if o.PurgeEvery == 0 {
+		o.PurgeEvery = 10 * time.Millisecond
+	}
 	m, err := NewMover(context.Background(), conn.NC, conn.JS, o)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -123,11 +126,13 @@ func msgsIn(t *testing.T, conn *Conn, stream string) uint64 {
 	return info.State.Msgs
 }
 
-// moved waits until the journal is empty (every entry moved) and HZ_EVENTS holds want messages.
+// moved waits until every journal entry is moved and purged and HZ_EVENTS holds want messages.
 func moved(t *testing.T, conn *Conn, want uint64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		return msgsIn(t, conn, StreamJournal) == 0 && streamMsgs(t, conn) == want
+		left, err := JournalLeft(context.Background(), conn.JS)
+		require.NoError(t, err)
+		return left == 0 && msgsIn(t, conn, StreamJournal) == 0 && streamMsgs(t, conn) == want
 	}, 20*time.Second, 5*time.Millisecond, "journal moved, %d events stored", want)
 	assert.Equal(t, want, streamMsgs(t, conn))
 }

@@ -27,8 +27,13 @@ type MoverOptions struct {
 	MaxEntries int
 	// MaxMessages is the most events in one atomic batch into HZ_EVENTS (default MaxBatchMessages).
 	MaxMessages int
+	// Linger is how long a move waits for more entries after the first (default 5ms; negative:
+	// none).
+	Linger time.Duration
 	// CommitTimeout bounds one atomic batch, and one publish of an event on its own (default 5s).
 	CommitTimeout time.Duration
+	// PurgeEvery is how often moved entries are purged from the journal (default 1s).
+	PurgeEvery time.Duration
 	// AckWait is how long an entry handed to one Mover waits before another may move it (default
 	// 10s): after a receiver died mid-move, its entries are moved again, and HZ_EVENTS's duplicate
 	// window stores each event once.
@@ -47,6 +52,15 @@ func (o MoverOptions) withDefaults() MoverOptions {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 5 * time.Second
 	}
+	switch {
+	case o.Linger == 0:
+		o.Linger = 5 * time.Millisecond
+	case o.Linger < 0:
+		o.Linger = 0
+	}
+	if o.PurgeEvery <= 0 {
+		o.PurgeEvery = time.Second
+	}
 	if o.AckWait <= 0 {
 		o.AckWait = 10 * time.Second
 	}
@@ -60,18 +74,23 @@ func (o MoverOptions) withDefaults() MoverOptions {
 }
 
 // Mover stores the events of HZ_JOURNAL's entries in HZ_EVENTS, as large atomic batches (a few
-// disk syncs for hundreds of events), and removes an entry only once every one of its events is
-// stored: an entry is the only copy of its events until then. Every receiver runs one; they share
+// disk syncs for hundreds of events), and acknowledges an entry only once every one of its events
+// is stored: an entry is the only copy of its events until then. Acknowledged entries are purged
+// from the journal once a second. Every receiver runs one; they share
 // one durable consumer, so each entry is moved by one of them, and by another when that one dies.
 type Mover struct {
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	cons jetstream.Consumer
-	dlq  *Publisher
-	o    MoverOptions
-	m    *moverMetrics
-	idPf string
-	ids  atomic.Uint64
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	// settledTo is the highest journal sequence this mover acknowledged or terminated; purgedTo
+	// the floor its last purge removed up to. Run's goroutine only.
+	settledTo, purgedTo uint64
+	dlq                 *Publisher
+	o                   MoverOptions
+	m                   *moverMetrics
+	idPf                string
+	ids                 atomic.Uint64
 }
 
 // NewMover creates or updates the mover's durable consumer of HZ_JOURNAL (EnsureStreams made the
@@ -94,7 +113,11 @@ func NewMover(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Move
 	if err != nil {
 		return nil, fmt.Errorf("journal mover consumer %s on %s: %w", MoverConsumer, StreamJournal, err)
 	}
-	return &Mover{nc: nc, js: js, cons: cons, dlq: NewPublisher(js), o: o, m: newMoverMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:])}, nil
+	stream, err := js.Stream(ctx, StreamJournal)
+	if err != nil {
+		return nil, fmt.Errorf("journal mover: %w", err)
+	}
+	return &Mover{nc: nc, js: js, stream: stream, cons: cons, dlq: NewPublisher(js), o: o, m: newMoverMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:])}, nil
 }
 
 // Run moves entries until ctx ends. Entries being moved then are finished; entries received but
@@ -110,8 +133,12 @@ func (m *Mover) Run(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", StreamJournal, err)
 	}
 	defer cc.Stop()
+	purge := time.NewTicker(m.o.PurgeEvery)
+	defer purge.Stop()
 	for {
 		select {
+		case <-purge.C:
+			m.purge(ctx)
 		case <-ctx.Done():
 			cc.Stop()
 			for {
@@ -119,23 +146,40 @@ func (m *Mover) Run(ctx context.Context) error {
 				case msg := <-in:
 					_ = msg.Nak()
 				default:
+					m.purge(context.WithoutCancel(ctx))
 					return nil
 				}
 			}
 		case first := <-in:
-			entries := []jetstream.Msg{first}
-		more:
-			for len(entries) < m.o.MaxEntries {
-				select {
-				case msg := <-in:
-					entries = append(entries, msg)
-				default:
-					break more
-				}
-			}
-			m.move(context.WithoutCancel(ctx), entries)
+			m.move(context.WithoutCancel(ctx), m.gather(first, in))
 		}
 	}
+}
+
+// purge removes from the journal every entry the mover consumer has settled (its acknowledgement
+// floor): the entries of every receiver, in one request. It has work while an entry this mover
+// settled lies above the last floor it purged to (the floor follows an acknowledgement a moment
+// later); a failure is left for the next tick.
+func (m *Mover) purge(ctx context.Context) {
+	if m.settledTo <= m.purgedTo {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
+	defer cancel()
+	info, err := m.cons.Info(ctx)
+	if err != nil {
+		m.o.Log.Warn("journal mover: moved entries not purged; trying again", "err", err)
+		return
+	}
+	floor := info.AckFloor.Stream
+	if floor <= m.purgedTo {
+		return
+	}
+	if err := m.stream.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
+		m.o.Log.Warn("journal mover: moved entries not purged; trying again", "err", err)
+		return
+	}
+	m.purgedTo = floor
 }
 
 // Drain waits until the journal holds no entry left to move (by this Mover or another), or ctx
@@ -145,19 +189,64 @@ func (m *Mover) Drain(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		info, err := m.cons.Info(ctx)
+		left, err := JournalLeft(ctx, m.js)
 		if err != nil {
 			return fmt.Errorf("drain %s: %w", StreamJournal, err)
 		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
+		if left == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("drain %s: %d entries left to move, %d being moved: %w", StreamJournal, info.NumPending, info.NumAckPending, ctx.Err())
+			return fmt.Errorf("drain %s: %d entries left to move: %w", StreamJournal, left, ctx.Err())
 		case <-t.C:
 		}
 	}
+}
+
+// JournalLeft is how many entries of HZ_JOURNAL are not moved yet (waiting, or being moved by a
+// receiver); 0 when there is no journal or no mover has started.
+func JournalLeft(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	c, err := js.Consumer(ctx, StreamJournal, MoverConsumer)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal mover consumer: %w", err)
+	}
+	info := c.CachedInfo()
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// gather takes, after first, what else arrives within Linger, up to MaxEntries: nats-server pays
+// about the same for an atomic batch of 40 events as for one of 400 (it stages each batch in a
+// file store of its own), so a short wait for more makes moving a backlog several times cheaper.
+func (m *Mover) gather(first jetstream.Msg, in <-chan jetstream.Msg) []jetstream.Msg {
+	entries := []jetstream.Msg{first}
+	var linger <-chan time.Time
+	if m.o.Linger > 0 {
+		t := time.NewTimer(m.o.Linger)
+		defer t.Stop()
+		linger = t.C
+	}
+	for len(entries) < m.o.MaxEntries {
+		select {
+		case msg := <-in:
+			entries = append(entries, msg)
+			continue
+		default:
+		}
+		if linger == nil {
+			break
+		}
+		select {
+		case msg := <-in:
+			entries = append(entries, msg)
+		case <-linger:
+			return entries
+		}
+	}
+	return entries
 }
 
 // moving is one entry being moved.
@@ -205,14 +294,12 @@ func (m *Mover) move(ctx context.Context, entries []jetstream.Msg) {
 			_ = mv.entry.NakWithDelay(time.Second)
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
-		err := mv.entry.DoubleAck(actx)
-		cancel()
-		if err != nil {
+		if err := mv.entry.Ack(); err != nil {
 			// Moved again after AckWait; the duplicate window stores each event once.
 			m.o.Log.Warn("journal mover: entry moved but not removed", "events", mv.events, "err", err)
 		}
 		m.m.entries.WithLabelValues("moved").Inc()
+		m.settledSeq(mv.entry)
 	}
 	m.m.moveSeconds.Observe(time.Since(start).Seconds())
 }
@@ -299,6 +386,14 @@ func (m *Mover) deadLetter(ctx context.Context, e jetstream.Msg, cause error) {
 	m.o.Log.Error("journal mover: unreadable entry dead-lettered", "stream_seq", dl.OrigSeq, "err", cause)
 	m.m.entries.WithLabelValues("dead_lettered").Inc()
 	_ = e.Term()
+	m.settledSeq(e)
+}
+
+// settledSeq records that e was acknowledged or terminated, for purge.
+func (m *Mover) settledSeq(e jetstream.Msg) {
+	if meta, err := e.Metadata(); err == nil {
+		m.settledTo = max(m.settledTo, meta.Sequence.Stream)
+	}
 }
 
 type moverMetrics struct {

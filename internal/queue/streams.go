@@ -52,13 +52,14 @@ func eventsStream(o StreamOptions) jetstream.StreamConfig {
 	return cfg
 }
 
-// journalStream is the intake journal (see GroupCommit and Mover): a work queue, so an entry is
-// removed once moved. An entry is the only copy of its events until then: it never expires, and a
-// full journal refuses new entries (the receiver stores each event on its own instead).
+// journalStream is the intake journal (see GroupCommit and Mover). An entry is the only copy of its
+// events until it is moved: it never expires, and a full journal refuses new entries (the receiver
+// stores each event on its own instead). Movers purge what their consumer has acknowledged, in
+// one request a second: a work queue would remove each entry on its acknowledgement, writing and
+// syncing a tombstone for every one, under the lock the next entry waits for.
 func journalStream(o StreamOptions) jetstream.StreamConfig {
 	cfg := limits(StreamJournal, "hzhook intake journal: concurrent deliveries written as one entry, moved into "+StreamEvents,
 		[]string{JournalSubject}, 0, o.MaxBytes, o)
-	cfg.Retention = jetstream.WorkQueuePolicy
 	cfg.Duplicates = 0 // entries carry no Nats-Msg-Id; the events inside do
 	return cfg
 }
