@@ -113,12 +113,12 @@ type GroupCommit struct {
 // entry states.
 const (
 	entryQueued    int32 = iota
-	entryTaken           // in a batch: the collector owns msg until the result is sent
+	entryTaken           // in a batch: the collector owns the entry until the result is sent
 	entryAbandoned       // the caller gave up before it was taken; skipped
 )
 
 type entry struct {
-	msg   *nats.Msg // a copy of the caller's message with its own header map and body
+	rec   []byte // the caller's message as a journal record (its own copy: see appendRecord)
 	size  int
 	id    string
 	state atomic.Int32
@@ -162,10 +162,11 @@ func (g *GroupCommit) Publish(ctx context.Context, msg *nats.Msg, msgID string) 
 // window makes moving an entry that was interrupted safe to repeat.
 func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID string) (Ack, error) {
 	if msgID == "" {
-		return publishAlone(ctx, g.js, copyMsg(msg, ""))
+		return publishAlone(ctx, g.js, withID(msg, ""))
 	}
-	e := &entry{msg: copyMsg(msg, msgID), id: msgID, res: make(chan result, 1), span: trace.SpanContextFromContext(ctx)}
-	e.size = msgSize(e.msg) + journalRecordOverhead
+	size := msgSize(msg) + len(nats.MsgIdHdr) + len(msgID) + journalRecordOverhead
+	e := &entry{rec: appendRecord(make([]byte, 0, size), msg, msgID), id: msgID, size: size,
+		res: make(chan result, 1), span: trace.SpanContextFromContext(ctx)}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -186,7 +187,7 @@ func (g *GroupCommit) PublishAck(ctx context.Context, msg *nats.Msg, msgID strin
 		if !r.fallback {
 			return r.ack, r.err
 		}
-		return publishAlone(ctx, g.js, e.msg)
+		return publishAlone(ctx, g.js, withID(msg, msgID))
 	case <-ctx.Done():
 		if e.state.CompareAndSwap(entryQueued, entryAbandoned) {
 			return Ack{}, fmt.Errorf("publish to %s: not sent: %w", msg.Subject, ctx.Err())
@@ -218,15 +219,15 @@ func (g *GroupCommit) signal() {
 	}
 }
 
-// copyMsg is what GroupCommit sends for msg: its own header map and its own body, so that the caller may reuse its buffer once Publish returned, even when it
-// gave up waiting while its message was still queued.
-func copyMsg(msg *nats.Msg, msgID string) *nats.Msg {
-	h := make(nats.Header, len(msg.Header)+4)
+// withID is msg with its own header map, carrying msgID: what a publish of msg on its own sends,
+// leaving the caller's message as it was.
+func withID(msg *nats.Msg, msgID string) *nats.Msg {
+	h := make(nats.Header, len(msg.Header)+1)
 	maps.Copy(h, msg.Header)
 	if msgID != "" {
 		h.Set(nats.MsgIdHdr, msgID)
 	}
-	return &nats.Msg{Subject: msg.Subject, Header: h, Data: append([]byte(nil), msg.Data...)}
+	return &nats.Msg{Subject: msg.Subject, Header: h, Data: msg.Data}
 }
 
 // collect forms batches: whenever a commit slot is free it takes what is queued, up to the bounds.
@@ -319,8 +320,12 @@ func (g *GroupCommit) send(batch []*entry) {
 	defer span.End()
 	n := len(batch)
 	g.m.messages.Observe(float64(n))
-	if n == 1 {
-		ack, err := publishAlone(ctx, g.js, batch[0].msg)
+	if n == 1 { // straight to its stream, holding the slot meanwhile: the queue fills behind it
+		var ack Ack
+		msg, err := recordMsg(batch[0].rec)
+		if err == nil {
+			ack, err = publishAlone(ctx, g.js, msg)
+		}
 		g.m.commitSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
@@ -349,11 +354,11 @@ func (g *GroupCommit) send(batch []*entry) {
 
 // journal stores batch as one entry of HZ_JOURNAL.
 func (g *GroupCommit) journal(ctx context.Context, batch []*entry) error {
-	msgs := make([]*nats.Msg, len(batch))
+	recs := make([][]byte, len(batch))
 	for i, e := range batch {
-		msgs[i] = e.msg
+		recs[i] = e.rec
 	}
-	ack, err := g.js.PublishMsg(ctx, journalEntry(msgs))
+	ack, err := g.js.PublishMsg(ctx, journalEntry(recs))
 	if err != nil {
 		return fmt.Errorf("journal entry of %d: %w", len(batch), err)
 	}

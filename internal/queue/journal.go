@@ -45,32 +45,44 @@ func journalRoom(nc *nats.Conn) int {
 	return max(int(nc.MaxPayload())-4096, 1024)
 }
 
-// journalEntry is the HZ_JOURNAL message holding msgs.
-func journalEntry(msgs []*nats.Msg) *nats.Msg {
-	size := 0
-	for _, m := range msgs {
-		size += msgSize(m) + journalRecordOverhead
-	}
-	b := make([]byte, 0, size)
+// appendRecord appends msg to b as a record of an entry, with msgID as its Nats-Msg-Id.
+func appendRecord(b []byte, msg *nats.Msg, msgID string) []byte {
 	str := func(v string) { b = append(binary.AppendUvarint(b, uint64(len(v))), v...) }
-	for _, m := range msgs {
-		str(m.Subject)
-		fields := 0
-		for _, vs := range m.Header {
+	str(msg.Subject)
+	fields := 0
+	for k, vs := range msg.Header {
+		if k != nats.MsgIdHdr {
 			fields += len(vs)
 		}
-		b = binary.AppendUvarint(b, uint64(fields))
-		for k, vs := range m.Header {
-			for _, v := range vs {
-				str(k)
-				str(v)
-			}
+	}
+	b = binary.AppendUvarint(b, uint64(fields+1))
+	str(nats.MsgIdHdr)
+	str(msgID)
+	for k, vs := range msg.Header {
+		if k == nats.MsgIdHdr {
+			continue
 		}
-		b = append(binary.AppendUvarint(b, uint64(len(m.Data))), m.Data...)
+		for _, v := range vs {
+			str(k)
+			str(v)
+		}
+	}
+	return append(binary.AppendUvarint(b, uint64(len(msg.Data))), msg.Data...)
+}
+
+// journalEntry is the HZ_JOURNAL message holding recs (appendRecord).
+func journalEntry(recs [][]byte) *nats.Msg {
+	size := 0
+	for _, r := range recs {
+		size += len(r)
+	}
+	b := make([]byte, 0, size)
+	for _, r := range recs {
+		b = append(b, r...)
 	}
 	entry := nats.NewMsg(JournalSubject)
 	entry.Header.Set(HeaderJournalFormat, journalFormat)
-	entry.Header.Set(HeaderJournalEvents, strconv.Itoa(len(msgs)))
+	entry.Header.Set(HeaderJournalEvents, strconv.Itoa(len(recs)))
 	entry.Data = b
 	return entry
 }
@@ -111,6 +123,32 @@ func (r *entryReader) bytes() []byte {
 	return v
 }
 
+// record reads one record (see appendRecord).
+func (r *entryReader) record() *nats.Msg {
+	m := &nats.Msg{Subject: string(r.bytes())}
+	fields := r.uvarint()
+	if fields > uint64(len(r.b)) { // each field takes at least two bytes
+		r.err = fmt.Errorf("%d header fields with %d bytes left", fields, len(r.b))
+	}
+	m.Header = make(nats.Header, min(fields, 16))
+	for i := uint64(0); i < fields && r.err == nil; i++ {
+		k, v := r.bytes(), r.bytes()
+		m.Header[string(k)] = append(m.Header[string(k)], string(v))
+	}
+	m.Data = r.bytes()
+	return m
+}
+
+// recordMsg is the message of one record appendRecord wrote.
+func recordMsg(rec []byte) (*nats.Msg, error) {
+	r := &entryReader{b: rec}
+	m := r.record()
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadEntry, r.err)
+	}
+	return m, nil
+}
+
 // readJournalEntry returns the messages of the entry with headers h and body data, each bound for
 // HZ_EVENTS with its Nats-Msg-Id; their bodies share data. Anything else (another format, a
 // record for another stream, a count that does not match, bytes left over) is errBadEntry: a
@@ -126,18 +164,7 @@ func readJournalEntry(h nats.Header, data []byte) ([]*nats.Msg, error) {
 	r := &entryReader{b: data}
 	msgs := make([]*nats.Msg, 0, want)
 	for len(r.b) > 0 && r.err == nil && len(msgs) < want {
-		m := &nats.Msg{Subject: string(r.bytes())}
-		fields := r.uvarint()
-		if fields > uint64(len(r.b)) { // each field takes at least two bytes
-			r.err = fmt.Errorf("%d header fields with %d bytes left", fields, len(r.b))
-		}
-		m.Header = make(nats.Header, min(fields, 16))
-		for i := uint64(0); i < fields && r.err == nil; i++ {
-			k, v := r.bytes(), r.bytes()
-			m.Header[string(k)] = append(m.Header[string(k)], string(v))
-		}
-		m.Data = r.bytes()
-		if r.err == nil {
+		if m := r.record(); r.err == nil {
 			msgs = append(msgs, m)
 		}
 	}
@@ -154,8 +181,8 @@ func readJournalEntry(h nats.Header, data []byte) ([]*nats.Msg, error) {
 			strings.ContainsAny(m.Subject[len(EventsSubjectPrefix):], ".*> \t\r\n") {
 			return nil, fmt.Errorf("%w: record %d is for subject %q, not one of %s", errBadEntry, i+1, m.Subject, StreamEvents)
 		}
-		if m.Header.Get(nats.MsgIdHdr) == "" {
-			return nil, fmt.Errorf("%w: record %d has no %s", errBadEntry, i+1, nats.MsgIdHdr)
+		if ids := m.Header[nats.MsgIdHdr]; len(ids) != 1 || ids[0] == "" {
+			return nil, fmt.Errorf("%w: record %d has %d %s values, want one", errBadEntry, i+1, len(ids), nats.MsgIdHdr)
 		}
 	}
 	return msgs, nil

@@ -17,12 +17,22 @@ import (
 // journalOf stores msgs (with ids) as one journal entry, the way GroupCommit does.
 func journalOf(t *testing.T, conn *Conn, msgs []*nats.Msg, ids []string) {
 	t.Helper()
-	withIDs := make([]*nats.Msg, len(msgs))
-	for i, m := range msgs {
-		withIDs[i] = copyMsg(m, ids[i])
-	}
-	_, err := conn.JS.PublishMsg(context.Background(), journalEntry(withIDs))
+	_, err := conn.JS.PublishMsg(context.Background(), entryOf(msgs, ids))
 	require.NoError(t, err)
+}
+
+// entryOf is the journal entry of msgs, each with its id (or, where ids is nil, the one its
+// headers carry).
+func entryOf(msgs []*nats.Msg, ids []string) *nats.Msg {
+	recs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		id := m.Header.Get(nats.MsgIdHdr)
+		if ids != nil {
+			id = ids[i]
+		}
+		recs[i] = appendRecord(nil, m, id)
+	}
+	return journalEntry(recs)
 }
 
 func TestJournalEntryKeepsEveryMessageByteForByte(t *testing.T) {
@@ -33,7 +43,7 @@ func TestJournalEntryKeepsEveryMessageByteForByte(t *testing.T) {
 		m.Header.Add("Hz-Multi", "b")
 	}
 	msgs[1].Data = []byte{0, 0xff, '\n', 0} // any bytes
-	entry := journalEntry(msgs)
+	entry := entryOf(msgs, nil)
 	assert.Equal(t, "5", entry.Header.Get(HeaderJournalEvents))
 	got, err := readJournalEntry(entry.Header, entry.Data)
 	require.NoError(t, err)
@@ -65,7 +75,7 @@ func TestReadJournalEntryRefusesWhatTheIntakeNeverWrites(t *testing.T) {
 		"an empty body":     func(e *nats.Msg) { e.Data = nil },
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := journalEntry(good())
+			e := entryOf(good(), nil)
 			mutate(e)
 			_, err := readJournalEntry(e.Header, e.Data)
 			require.ErrorIs(t, err, errBadEntry)
@@ -80,7 +90,7 @@ func TestReadJournalEntryRefusesWhatTheIntakeNeverWrites(t *testing.T) {
 		"a redrive subject": {Subject: RedriveSubject(StreamEvents, "hz-worker-ct_entry"), Header: nats.Header{nats.MsgIdHdr: {"x"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := journalEntry([]*nats.Msg{m})
+			e := entryOf([]*nats.Msg{m}, nil)
 			_, err := readJournalEntry(e.Header, e.Data)
 			require.ErrorIs(t, err, errBadEntry)
 		})
@@ -94,8 +104,8 @@ func FuzzReadJournalEntry(f *testing.F) {
 	for i, m := range msgs {
 		m.Header.Set(nats.MsgIdHdr, ids[i])
 	}
-	f.Add(3, journalEntry(msgs).Data)
-	f.Add(1, journalEntry(msgs[:1]).Data)
+	f.Add(3, entryOf(msgs, nil).Data)
+	f.Add(1, entryOf(msgs[:1], nil).Data)
 	f.Add(2, []byte{0x0b})
 	f.Fuzz(func(t *testing.T, n int, data []byte) {
 		h := nats.Header{HeaderJournalFormat: {journalFormat}, HeaderJournalEvents: {strconv.Itoa(n)}}
@@ -104,7 +114,7 @@ func FuzzReadJournalEntry(f *testing.F) {
 			require.ErrorIs(t, err, errBadEntry)
 			return
 		}
-		again := journalEntry(got)
+		again := entryOf(got, nil)
 		back, err := readJournalEntry(again.Header, again.Data)
 		require.NoError(t, err)
 		require.Len(t, back, len(got))
