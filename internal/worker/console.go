@@ -82,12 +82,13 @@ func (a *App) registerConsole(e *echo.Echo, dead *dlq.Store) error {
 }
 
 // consumerLag reads the durable consumers of every worker group (hz-worker-*), its lint stage
-// (hz-lint-*) and alert sink (hz-alerts-*), whichever replica runs them.
+// (hz-lint-*) and alert sink (hz-alerts-*), whichever replica runs them, and the receivers'
+// journal mover (hz-journal-mover): events answered 204 but not yet in HZ_EVENTS.
 type consumerLag struct{ js jetstream.JetStream }
 
 func (l consumerLag) ConsumerLag(ctx context.Context) ([]console.Lag, error) {
 	var out []console.Lag
-	for _, name := range []string{queue.StreamEvents, queue.StreamAlerts} {
+	for _, name := range []string{queue.StreamJournal, queue.StreamEvents, queue.StreamAlerts} {
 		st, err := l.js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue
@@ -97,7 +98,7 @@ func (l consumerLag) ConsumerLag(ctx context.Context) ([]console.Lag, error) {
 		}
 		list := st.ListConsumers(ctx)
 		for info := range list.Info() {
-			if !strings.HasPrefix(info.Name, "hz-worker-") && !strings.HasPrefix(info.Name, "hz-lint-") && !strings.HasPrefix(info.Name, "hz-alerts-") {
+			if !strings.HasPrefix(info.Name, "hz-worker-") && !strings.HasPrefix(info.Name, "hz-lint-") && !strings.HasPrefix(info.Name, "hz-alerts-") && info.Name != queue.MoverConsumer {
 				continue
 			}
 			lag := console.Lag{Stream: name, Consumer: info.Name, Pending: info.NumPending, AckPending: info.NumAckPending,
