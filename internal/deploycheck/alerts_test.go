@@ -36,7 +36,7 @@ func checkAlerts(t tb, o overlay, m *manifest) {
 					t.Errorf("alert %s: %s", r.Alert, p)
 				}
 				for _, s := range streamUse.FindAllStringSubmatch(r.Expr, -1) {
-					assert.Contains(t, []string{queue.StreamEvents, queue.StreamDLQ}, s[1], "alert %s: unknown stream", r.Alert)
+					assert.Contains(t, []string{queue.StreamEvents, queue.StreamJournal, queue.StreamDLQ}, s[1], "alert %s: unknown stream", r.Alert)
 				}
 			}
 		}

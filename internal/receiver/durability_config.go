@@ -35,7 +35,7 @@ func DefaultDurability() DurabilityConfig {
 func bindDurability(s *config.Set, c *Config, defaults Config) {
 	d, def := &c.Durability, defaults.Durability
 	s.String(&d.NATSSync, "nats-sync", "HZ_NATS_SYNC", def.NATSSync, "embedded NATS server: always = sync every write to disk before it is acknowledged (a 204 survives a power cut); an interval such as 2m = sync in the background that often (events answered 204 within it may be lost when the machine goes down)")
-	s.String(&d.GroupCommit, "group-commit", "HZ_GROUP_COMMIT", def.GroupCommit, "write concurrent deliveries as one entry of the intake journal HZ_JOURNAL (one disk sync for many events; every receiver moves entries into HZ_EVENTS moments later): on, off, or auto = on for the embedded server with --nats-sync always, off for an external server (set on for a server or cluster with sync_interval: always)")
+	s.String(&d.GroupCommit, "group-commit", "HZ_GROUP_COMMIT", def.GroupCommit, "write concurrent deliveries as one entry of the intake journal HZ_JOURNAL (one disk sync for many events; every receiver moves entries into HZ_EVENTS moments later): on, off, or auto = on for the embedded server with --nats-sync always, off for an external server (set on for a single-node server with sync_interval: always; a cluster's Raft log already groups plain publishes, and journaling there measured slower)")
 	s.Int(&d.GroupCommitMaxMessages, "group-commit-max-messages", "HZ_GROUP_COMMIT_MAX_MESSAGES", def.GroupCommitMaxMessages, "most events in one journal entry (2 to 1000)")
 	s.Int(&d.GroupCommitMaxBytes, "group-commit-max-bytes", "HZ_GROUP_COMMIT_MAX_BYTES", def.GroupCommitMaxBytes, "most bytes in one journal entry (capped by the server's max_payload); a larger single event is stored on its own")
 	s.Duration(&d.GroupCommitLinger, "group-commit-linger", "HZ_GROUP_COMMIT_LINGER", def.GroupCommitLinger, "longest wait of a group commit for more events once it may go (0 = none: entries fill while the one before is being synced); a lone event at a quiet moment never waits")
@@ -88,7 +88,7 @@ func (c Config) groupCommit(external, embeddedAlways bool) (on bool, why string)
 	case c.Durability.GroupCommit == GroupCommitOff:
 		return false, "--group-commit off"
 	case external:
-		return false, "external NATS server: its sync setting is not visible to hzhook (set --group-commit on for a server with sync_interval: always)"
+		return false, "external NATS server: its sync setting is not visible to hzhook (set --group-commit on for a single-node server with sync_interval: always; leave it off for a cluster, whose Raft log already groups plain publishes)"
 	case !embeddedAlways:
 		return false, "the embedded server syncs in the background: plain publishes are faster than journal entries then"
 	default:
