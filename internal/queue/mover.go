@@ -103,28 +103,62 @@ func NewMover(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Move
 	if _, err := rand.Read(pf[:]); err != nil {
 		return nil, fmt.Errorf("journal mover batch id prefix: %w", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamJournal, jetstream.ConsumerConfig{
-		Durable:     MoverConsumer,
-		Description: "hzhook receivers moving journal entries into " + StreamEvents,
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     o.AckWait,
-		MaxDeliver:  -1, // an entry is the only copy of its events: never given up on
-		// Room for every receiver's prefetch.
-		MaxAckPending: 16 * o.MaxEntries,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("journal mover consumer %s on %s: %w", MoverConsumer, StreamJournal, err)
-	}
 	stream, err := js.Stream(ctx, StreamJournal)
 	if err != nil {
 		return nil, fmt.Errorf("journal mover: %w", err)
 	}
-	return &Mover{nc: nc, js: js, stream: stream, cons: cons, dlq: NewPublisher(js), o: o, m: newMoverMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:])}, nil
+	m := &Mover{nc: nc, js: js, stream: stream, dlq: NewPublisher(js), o: o, m: newMoverMetrics(o.Registerer), idPf: hex.EncodeToString(pf[:])}
+	if err := m.ensureConsumer(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
+// ensureConsumer creates or updates the durable consumer that every receiver's mover shares.
+func (m *Mover) ensureConsumer(ctx context.Context) error {
+	cons, err := m.js.CreateOrUpdateConsumer(ctx, StreamJournal, jetstream.ConsumerConfig{
+		Durable:     MoverConsumer,
+		Description: "hzhook receivers moving journal entries into " + StreamEvents,
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     m.o.AckWait,
+		MaxDeliver:  -1, // an entry is the only copy of its events: never given up on
+		// Room for every receiver's prefetch.
+		MaxAckPending: 16 * m.o.MaxEntries,
+	})
+	if err != nil {
+		return fmt.Errorf("journal mover consumer %s on %s: %w", MoverConsumer, StreamJournal, err)
+	}
+	m.cons = cons
+	return nil
+}
+
+// errConsumerStopped is a consume that ended by itself (its consumer was deleted, say).
+var errConsumerStopped = errors.New("consumer stopped")
+
 // Run moves entries until ctx ends. Entries being moved then are finished; entries received but
-// not begun are handed back at once, for another receiver or the next start.
+// not begun are handed back at once, for another receiver or the next start. When its consumer
+// stops by itself (deleted by an operator, or with its stream), Run creates it again a second
+// later: a receiver that answers 204 must not leave its entries unmoved.
 func (m *Mover) Run(ctx context.Context) error {
+	for {
+		err := m.consume(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		m.o.Log.Warn("journal mover: consumer stopped; starting it again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+		if err := m.ensureConsumer(ctx); err != nil && ctx.Err() == nil {
+			m.o.Log.Warn("journal mover: consumer not created; trying again", "err", err)
+		}
+	}
+}
+
+// consume moves what m.cons delivers until ctx ends (nil) or the consume stops by itself.
+func (m *Mover) consume(ctx context.Context) error {
 	in := make(chan jetstream.Msg, m.o.MaxEntries)
 	cc, err := m.cons.Consume(func(msg jetstream.Msg) { in <- msg },
 		jetstream.PullMaxMessages(m.o.MaxEntries),
@@ -152,6 +186,12 @@ func (m *Mover) Run(ctx context.Context) error {
 					return nil
 				}
 			}
+		case <-cc.Closed():
+			for len(in) > 0 { // delivered before it stopped: moved now
+				first := <-in
+				m.move(context.WithoutCancel(ctx), m.gather(first, in))
+			}
+			return errConsumerStopped
 		case first := <-in:
 			m.move(context.WithoutCancel(ctx), m.gather(first, in))
 		}
@@ -207,11 +247,19 @@ func (m *Mover) Drain(ctx context.Context) error {
 }
 
 // JournalLeft is how many entries of HZ_JOURNAL are not moved yet (waiting, or being moved by a
-// receiver); 0 when there is no journal or no mover has started.
+// receiver): every entry of the journal while its mover consumer does not exist; 0 when there is
+// no journal.
 func JournalLeft(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	c, err := js.Consumer(ctx, StreamJournal, MoverConsumer)
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return 0, nil
+	}
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		s, err := js.Stream(ctx, StreamJournal)
+		if err != nil {
+			return 0, fmt.Errorf("journal: %w", err)
+		}
+		return s.CachedInfo().State.Msgs, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("journal mover consumer: %w", err)

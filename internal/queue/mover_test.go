@@ -242,3 +242,23 @@ func TestMoverMovesABacklogOfEntries(t *testing.T) {
 	assert.Equal(t, float64(len(all)), counter(reg, "hz_journal_events_total", "stored"))
 	assert.Zero(t, counter(reg, "hz_journal_batch_fallbacks_total", "duplicate")+counter(reg, "hz_journal_batch_fallbacks_total", "refused"))
 }
+
+func TestMoverStartsItsConsumerAgainWhenItIsDeleted(t *testing.T) {
+	conn := startJetStream(t)
+	ctx := context.Background()
+	runMover(t, conn, MoverOptions{})
+	msgs, ids := events(4, "demo/h")
+	journalOf(t, conn, msgs[:2], ids[:2])
+	moved(t, conn, 2)
+
+	require.NoError(t, conn.JS.DeleteConsumer(ctx, StreamJournal, MoverConsumer))
+	journalOf(t, conn, msgs[2:], ids[2:])
+	left, err := JournalLeft(ctx, conn.JS)
+	require.NoError(t, err)
+	assert.Positive(t, left, "an entry without a mover consumer counts as left")
+	moved(t, conn, 4)
+	byID := storedByID(t, conn)
+	for _, id := range ids {
+		require.Contains(t, byID, id)
+	}
+}
