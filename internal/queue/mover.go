@@ -306,7 +306,7 @@ func (m *Mover) gather(first jetstream.Msg, in <-chan jetstream.Msg) []jetstream
 type moving struct {
 	entry  jetstream.Msg
 	events int
-	failed atomic.Bool
+	failed bool // an event of it is not stored: the entry is moved again
 }
 
 // event is one message of an entry on its way to HZ_EVENTS.
@@ -317,8 +317,8 @@ type event struct {
 	alone bool // publish on its own: its entry was delivered before, so it is likely stored already
 }
 
-// move stores the events of entries and settles each entry: acknowledged (removed) when all its
-// events are stored, handed back for a retry in a second when one is not, dead-lettered when it
+// move stores the events of entries and settles each entry: acknowledged (and purged later) when
+// all its events are stored, handed back for a retry in a second when one is not, dead-lettered when it
 // cannot be read.
 func (m *Mover) move(ctx context.Context, entries []jetstream.Msg) {
 	start := time.Now()
@@ -342,7 +342,7 @@ func (m *Mover) move(ctx context.Context, entries []jetstream.Msg) {
 	}
 	m.store(ctx, evs)
 	for _, mv := range ms {
-		if mv.failed.Load() {
+		if mv.failed {
 			m.m.entries.WithLabelValues("retried").Inc()
 			_ = mv.entry.NakWithDelay(time.Second)
 			continue
@@ -358,15 +358,24 @@ func (m *Mover) move(ctx context.Context, entries []jetstream.Msg) {
 }
 
 // store writes evs to their stream: as atomic batches within the bounds, each event on its own
-// when its batch fails as a whole (a duplicate id refuses the batch without saying which).
+// when its batch fails for an id already stored (the server refuses the whole batch without saying
+// which) or breaks off. Once a publish fails for any other reason (the stream full, the connection
+// lost, a timeout) the rest is not tried: every entry with an event not stored is moved again a
+// second later, whole, rather than each of its events waiting for its own timeout.
 func (m *Mover) store(ctx context.Context, evs []*event) {
-	var pending []*event
+	var pending, alone []*event
 	for _, ev := range evs {
 		if ev.alone {
-			m.storeAlone(ctx, ev)
-			continue
+			alone = append(alone, ev)
+		} else {
+			pending = append(pending, ev)
 		}
-		pending = append(pending, ev)
+	}
+	for i, ev := range alone {
+		if !m.storeAlone(ctx, ev) {
+			failAll(alone[i:], pending)
+			return
+		}
 	}
 	for len(pending) > 0 {
 		var batch []*event
@@ -374,7 +383,10 @@ func (m *Mover) store(ctx context.Context, evs []*event) {
 			func(ev *event) (string, int) { return ev.m.Header.Get(nats.MsgIdHdr), ev.size },
 			func(*event) bool { return true })
 		if len(batch) == 1 {
-			m.storeAlone(ctx, batch[0])
+			if !m.storeAlone(ctx, batch[0]) {
+				failAll(pending)
+				return
+			}
 			continue
 		}
 		msgs := make([]*nats.Msg, len(batch))
@@ -390,32 +402,52 @@ func (m *Mover) store(ctx context.Context, evs []*event) {
 		}
 		reason := fallbackReason(err)
 		m.m.fallbacks.WithLabelValues(reason).Inc()
+		if reason != "duplicate" && reason != "incomplete" {
+			m.o.Log.Warn("journal mover: atomic batch failed; its entries are moved again", "events", len(batch), "reason", reason, "err", err)
+			failAll(batch, pending)
+			return
+		}
 		lvl := slog.LevelWarn
 		if reason == "duplicate" {
 			lvl = slog.LevelDebug // an event delivered twice: expected
 		}
 		m.o.Log.Log(ctx, lvl, "journal mover: atomic batch failed; storing its events one by one",
 			"events", len(batch), "reason", reason, "err", err)
-		for _, ev := range batch {
-			m.storeAlone(ctx, ev)
+		for i, ev := range batch {
+			if !m.storeAlone(ctx, ev) {
+				failAll(batch[i:], pending)
+				return
+			}
 		}
 	}
 }
 
-func (m *Mover) storeAlone(ctx context.Context, ev *event) {
+// failAll marks the entries of evs as not moved.
+func failAll(evs ...[]*event) {
+	for _, e := range evs {
+		for _, ev := range e {
+			ev.msg.failed = true
+		}
+	}
+}
+
+// storeAlone publishes ev on its own and reports whether it is stored (or was already).
+func (m *Mover) storeAlone(ctx context.Context, ev *event) bool {
 	pctx, cancel := context.WithTimeout(ctx, m.o.CommitTimeout)
 	ack, err := publishAlone(pctx, m.js, ev.m)
 	cancel()
 	switch {
 	case err != nil:
-		ev.msg.failed.Store(true)
+		ev.msg.failed = true
 		m.m.events.WithLabelValues("failed").Inc()
 		m.o.Log.Warn("journal mover: event not stored; its entry is moved again", "subject", ev.m.Subject, "err", err)
+		return false
 	case ack.Duplicate:
 		m.m.events.WithLabelValues("duplicate").Inc()
 	default:
 		m.m.events.WithLabelValues("stored").Inc()
 	}
+	return true
 }
 
 // deadLetter keeps an entry that cannot be read in HZ_DLQ and removes it from the journal; when
