@@ -168,11 +168,16 @@ func (e *importEnv) shrinkDedupWindow(t *testing.T) {
 	require.NoError(t, err)
 	info, err := s.Info(ctx)
 	require.NoError(t, err)
+	// Twice: nats-server (2.15.2) fires its duplicate purge at once on an update, but may do so
+	// before the stream holds the new window, and then purges by the old one (10 minutes) and waits
+	// that long. The second update's purge sees at least the first's short window.
 	cfg := info.Config
-	cfg.Duplicates = 100 * time.Millisecond
-	_, err = e.conn.JS.UpdateStream(ctx, cfg)
-	require.NoError(t, err)
-	time.Sleep(300 * time.Millisecond) // the window itself is what is waited for
+	for _, w := range []time.Duration{100 * time.Millisecond, 150 * time.Millisecond} {
+		cfg.Duplicates = w
+		_, err = e.conn.JS.UpdateStream(ctx, cfg)
+		require.NoError(t, err)
+	}
+	time.Sleep(400 * time.Millisecond) // the window itself is what is waited for
 }
 
 func (e *importEnv) wildcards() int {
