@@ -247,15 +247,16 @@ func streamIDs(t *testing.T, natsURL string) map[int]int {
 // answered 204 for is in HZ_EVENTS then (or was lost, which the caller counts).
 func waitJournalMoved(t *testing.T, ctx context.Context, conn *queue.Conn) {
 	t.Helper()
-	var left uint64
 	require.Eventually(t, func() bool {
-		var err error
-		left, err = queue.JournalLeft(ctx, conn.JS)
+		// Each read bounded: right after a fault a request to the cluster can go unanswered.
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		left, err := queue.JournalLeft(rctx, conn.JS)
 		if err != nil {
 			t.Logf("read HZ_JOURNAL: %v; retrying", err)
 		}
 		return err == nil && left == 0
-	}, 2*time.Minute, 100*time.Millisecond, "the journal's entries moved into HZ_EVENTS (%d left)", left)
+	}, 2*time.Minute, 100*time.Millisecond, "the journal's entries moved into HZ_EVENTS")
 }
 
 func readIDs(ctx context.Context, conn *queue.Conn) (map[int]int, error) {

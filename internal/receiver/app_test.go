@@ -149,7 +149,9 @@ func (h *harness) stored() uint64 {
 func (h *harness) moved() {
 	h.t.Helper()
 	require.Eventually(h.t, func() bool {
-		left, err := queue.JournalLeft(context.Background(), h.js)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		left, err := queue.JournalLeft(ctx, h.js)
 		return err == nil && left == 0
 	}, 20*time.Second, 5*time.Millisecond, "the journal's entries moved into HZ_EVENTS")
 }
