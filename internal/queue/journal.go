@@ -12,7 +12,7 @@ import (
 
 // The intake journal: GroupCommit writes concurrent deliveries into HZ_JOURNAL as one message, an
 // entry, so that a server that syncs every write syncs once for many events; a Mover stores each
-// entry's events in HZ_EVENTS and only then removes the entry (HZ_JOURNAL is a work queue).
+// entry's events in HZ_EVENTS and only then acknowledges the entry, which a later purge removes.
 const (
 	StreamJournal = "HZ_JOURNAL"
 	// JournalSubject is the one subject of HZ_JOURNAL.

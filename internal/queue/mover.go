@@ -379,7 +379,7 @@ func (m *Mover) store(ctx context.Context, evs []*event) {
 	}
 	for len(pending) > 0 {
 		var batch []*event
-		batch, pending = nextBatch(pending, m.o.MaxMessages, 8<<20,
+		batch, pending = nextBatch(pending, m.o.MaxMessages, moverBatchBytes,
 			func(ev *event) (string, int) { return ev.m.Header.Get(nats.MsgIdHdr), ev.size },
 			func(*event) bool { return true })
 		if len(batch) == 1 {
@@ -421,6 +421,10 @@ func (m *Mover) store(ctx context.Context, evs []*event) {
 		}
 	}
 }
+
+// moverBatchBytes bounds the bytes of one atomic batch of the mover, as GroupCommit's default
+// bounds an entry.
+const moverBatchBytes = 8 << 20
 
 // failAll marks the entries of evs as not moved.
 func failAll(evs ...[]*event) {
