@@ -187,28 +187,23 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	// The journal's mover runs from when the streams exist until the group commit has settled, so
-	// that it moves what this receiver journaled last.
-	movers := make(chan *queue.Mover, 1)
+	// that it moves what this receiver journaled last. The goroutine below that starts it has
+	// ended when this deferred function runs (after g.Wait).
+	var (
+		mover     *queue.Mover
+		moverDone = make(chan error, 1)
+	)
 	mctx, stopMover := context.WithCancel(context.WithoutCancel(ctx))
-	moverDone := make(chan error, 1)
-	var mover atomic.Pointer[queue.Mover]
-	go func() {
-		select {
-		case mv := <-movers:
-			mover.Store(mv)
-			moverDone <- mv.Run(mctx)
-		case <-mctx.Done():
-			moverDone <- nil
-		}
-	}()
 	defer func() { // after every delivery was answered: settle what the group commit still holds
+		defer stopMover()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.PublishTimeout)
 		defer cancel()
 		stopPub(sctx)
-		if mv := mover.Load(); mv != nil {
-			if err := mv.Drain(sctx); err != nil {
-				a.log.Warn("journal not drained at shutdown: another receiver, or this one when it starts again, moves the rest", "err", err)
-			}
+		if mover == nil {
+			return
+		}
+		if err := mover.Drain(sctx); err != nil {
+			a.log.Warn("journal not drained at shutdown: another receiver, or this one when it starts again, moves the rest", "err", err)
 		}
 		stopMover()
 		if err := <-moverDone; err != nil {
@@ -248,7 +243,8 @@ func (a *App) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		movers <- mv
+		mover = mv
+		go func() { moverDone <- mv.Run(mctx) }()
 		a.log.Info("receiver ready", "webhook", a.WebhookURL(), "admin", a.AdminURL(), "nats", a.NATSURL())
 		if a.demo != nil {
 			a.printDemo()

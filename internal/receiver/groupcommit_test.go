@@ -360,3 +360,59 @@ func TestGroupCommitModeFollowsTheServer(t *testing.T) {
 		})
 	}
 }
+
+// A receiver that stops waits until its journal is moved: with HZ_EVENTS refusing new messages,
+// the entries it answered 204 for stay in the journal; the stop waits, HZ_EVENTS takes messages
+// again while it does, and every one of them is in HZ_EVENTS when the stop returns, with no
+// receiver left to move anything.
+func TestShutdownWaitsUntilTheJournalIsMoved(t *testing.T) {
+	h := startHarness(t, func(c *Config) {
+		groupCommitOn(c)
+		c.PublishTimeout = 10 * time.Second
+	})
+	ctx := context.Background()
+	s, err := h.js.Stream(ctx, queue.StreamEvents)
+	require.NoError(t, err)
+	cfg := s.CachedInfo().Config
+	open := cfg
+	cfg.MaxMsgs = 1 // full after one (DiscardNew): nothing can be moved
+	_, err = h.js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+
+	bodies := make([][]byte, 20)
+	for i := range bodies {
+		bodies[i] = sample(t, events.TypeCTEntry, int64(9000+i))
+	}
+	codes := h.sendAll(bodies)
+	require.Eventually(t, func() bool {
+		return metricValue(t, h.metrics(), `hz_journal_entries_total{outcome="retried"}`) > 0
+	}, 10*time.Second, 5*time.Millisecond, "entries held in the journal")
+
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	require.Eventually(t, func() bool { return h.readyz() == 0 }, 10*time.Second, time.Millisecond, "admin listener closed: the receiver is stopping")
+	select {
+	case <-stopped:
+		t.Fatal("the receiver stopped with its journal not moved")
+	default:
+	}
+	_, err = h.js.UpdateStream(ctx, open)
+	require.NoError(t, err)
+	<-stopped
+
+	left, err := queue.JournalLeft(ctx, h.js)
+	require.NoError(t, err)
+	assert.Zero(t, left, "moved before the receiver returned")
+	stored, copies := h.storedBodies()
+	answered := 0
+	for i, code := range codes {
+		if code != http.StatusNoContent {
+			continue // a lone delivery refused by the full stream: 503, Hardenize sends it again
+		}
+		answered++
+		id := strconv.Itoa(9000 + i)
+		assert.Equal(t, bodies[i], stored[id], "delivery %d stored byte for byte", i)
+		assert.Equal(t, 1, copies[id], "delivery %d once", i)
+	}
+	assert.Positive(t, answered, "deliveries were journaled and answered 204")
+}

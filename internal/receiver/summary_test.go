@@ -55,3 +55,20 @@ func dropTime(t *testing.T, s string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A redelivery inside a journal entry is found when the mover stores the entry: the summary counts
+// it among the duplicates, and nothing else the mover counts.
+func TestIntakeSummaryCountsTheJournalsDuplicates(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	intakeDups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hz_intake_duplicates_total", Help: "x"}, []string{"source"})
+	journal := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hz_journal_events_total", Help: "x"}, []string{"outcome"})
+	reg.MustRegister(intakeDups, journal)
+	intakeDups.WithLabelValues("webhook").Inc()
+	journal.WithLabelValues("duplicate").Add(2)
+	journal.WithLabelValues("stored").Add(40)
+	journal.WithLabelValues("failed").Add(3)
+
+	c, err := readIntakeCounts(reg)
+	require.NoError(t, err)
+	assert.Equal(t, intakeCounts{duplicates: 3}, c)
+}
