@@ -26,7 +26,7 @@ func newBatchMetrics(reg prometheus.Registerer) *batchMetrics {
 		}),
 		fallbacks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hz_queue_batch_fallbacks_total",
-			Help: "Atomic batches that failed as a whole and were published message by message, by reason (duplicate, incomplete, too_many_batches, refused, timeout, connection).",
+			Help: "Journal entries that failed and whose messages were published one by one, by reason (refused, timeout, connection).",
 		}, []string{"reason"}),
 	}
 }
