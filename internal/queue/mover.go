@@ -246,9 +246,11 @@ func (m *Mover) Drain(ctx context.Context) error {
 	}
 }
 
-// JournalLeft is how many entries of HZ_JOURNAL are not moved yet (waiting, or being moved by a
-// receiver): every entry of the journal while its mover consumer does not exist; 0 when there is
-// no journal.
+// JournalLeft is how many entries of HZ_JOURNAL are not moved yet: not delivered to a mover, or
+// delivered and not all acknowledged (being moved, or handed back to be moved again, which the
+// consumer's pending counts leave out); an entry acknowledged above one that is not counts until
+// the floor passes it. Every entry of the journal while its mover consumer does not exist; 0 when
+// there is no journal.
 func JournalLeft(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	c, err := js.Consumer(ctx, StreamJournal, MoverConsumer)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -265,7 +267,7 @@ func JournalLeft(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 		return 0, fmt.Errorf("journal mover consumer: %w", err)
 	}
 	info := c.CachedInfo()
-	return info.NumPending + uint64(info.NumAckPending), nil
+	return info.NumPending + info.Delivered.Stream - min(info.AckFloor.Stream, info.Delivered.Stream), nil
 }
 
 // gather takes, after first, what else is there, up to MaxEntries, and while entries come faster
